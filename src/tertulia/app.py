@@ -1,0 +1,75 @@
+"""The ASGI application: every domain router under ``/v1/{organization}``, error handlers and rate-limit headers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tertulia import __version__
+from tertulia.core.errors import install_error_handlers
+from tertulia.core.ratelimit import RateLimitHeaders
+from tertulia.core.routing import SlashTolerance
+from tertulia.runtime import Runtime
+
+DOMAINS = (
+    "auth",
+    "organization",
+    "api_key",
+    "user",
+    "role",
+    "agent",
+    "context_graph",
+    "service",
+    "dynamic_behavior_set",
+    "conversation",
+    "metric",
+    "webhook",
+    "admin",
+)
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Without ``runtime`` one is made from the environment when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        if owned:
+            from tertulia.wiring import build_runtime
+
+            app.state.runtime = await build_runtime()
+        try:
+            yield
+        finally:
+            if owned:
+                from tertulia.wiring import close_runtime
+
+                await close_runtime(app.state.runtime)
+
+    app = FastAPI(
+        title="tertulia",
+        version=__version__,
+        description="Self-hostable conversational-agent platform speaking the Classic Amigo API.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(SlashTolerance)
+
+    import importlib
+
+    for domain in DOMAINS:
+        module = importlib.import_module(f"tertulia.{domain}.router")
+        app.include_router(module.router)
+    app.include_router(importlib.import_module("tertulia.speech.router").router)  # GET /blobs/{key} (signed URLs)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn / gunicorn: ``tertulia.asgi:app``."""
+
+from tertulia.app import create_app
+
+app = create_app()

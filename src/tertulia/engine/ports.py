@@ -1,0 +1,90 @@
+"""The engine's ports: everything the turn pipeline needs from the world. Adapters live in ``engine/adapters``;
+fakes for tests in ``engine/fakes.py`` (like httpx transports: same interface, scripted behaviour)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass
+class LLMRequest:
+    """One LLM call. ``interaction`` names it (EngageUser, SelectNextAction, ...) for model routing and logs."""
+
+    interaction: str
+    messages: list[ChatMessage]
+    model: str | None = None  # resolved from the version set's llm_model_preferences, else the default model
+    params: dict[str, Any] = field(default_factory=dict)
+    max_tokens: int | None = None
+
+
+class LLM(Protocol):
+    async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
+        """Stream a free-text reply as fragments."""
+        ...
+
+    async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
+        """A structured decision constrained by a JSON schema (json_schema response format / grammar)."""
+        ...
+
+
+class Embedder(Protocol):
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-normalised embeddings, one per text."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass
+class MemoryHit:
+    id: str
+    content: str
+    context: str
+    score: float = 0.0
+
+
+class MemoryRetriever(Protocol):
+    """The user's long-term memories (post-conversation extraction fills them)."""
+
+    async def search(self, query: str, limit: int = 5) -> list[MemoryHit]: ...
+
+    # Optional: ``async def has_any(self) -> bool``. When present and False the engine skips the active-memory LLM
+    # call entirely (a user without memories costs nothing).
+
+
+@dataclass
+class ToolResult:
+    succeeded: bool
+    output: str
+    duration: float
+    version: str | None = None  # the concrete tool version that ran ("1.2.0"), when the runner knows it
+
+
+@dataclass
+class ToolInfo:
+    """What a ``ToolRunner.describe`` (optional) tells about a tool: shown to the LLM when generating params."""
+
+    tool_id: str
+    name: str
+    version: str
+    description: str = ""
+    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+
+
+class ToolRunner(Protocol):
+    async def invoke(self, tool_id: str, version_constraint: str, params: dict[str, Any]) -> ToolResult: ...
+
+    # Optional: ``async def describe(self, tool_id: str, version_constraint: str) -> ToolInfo | None`` (name, resolved
+    # version, description, input JSON schema). Without it the engine uses the tool id as name, the constraint as version
+    # and a free-form object schema for generated params.

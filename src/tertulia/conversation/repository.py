@@ -1,0 +1,136 @@
+"""Conversation queries; every one is scoped to an organization."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia.conversation.models import Conversation, Interaction, Message
+
+
+async def get_conversation(session: AsyncSession, org_id: str, conversation_id: str) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(Conversation.org_id == org_id, Conversation.id == conversation_id)
+    )
+
+
+async def get_interaction(
+    session: AsyncSession, org_id: str, conversation_id: str, interaction_id: str
+) -> Interaction | None:
+    return await session.scalar(
+        select(Interaction).where(
+            Interaction.org_id == org_id,
+            Interaction.conversation_id == conversation_id,
+            Interaction.id == interaction_id,
+        )
+    )
+
+
+async def latest_interaction(session: AsyncSession, org_id: str, conversation_id: str) -> Interaction | None:
+    return await session.scalar(
+        select(Interaction)
+        .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
+        .order_by(Interaction.sequence.desc())
+        .limit(1)
+    )
+
+
+async def count_interactions(session: AsyncSession, org_id: str, conversation_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Interaction)
+            .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
+        )
+        or 0
+    )
+
+
+async def transcript(session: AsyncSession, org_id: str, conversation_id: str) -> list[Message]:
+    """Every message of the conversation (inner thoughts included), in conversation order."""
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.org_id == org_id, Message.conversation_id == conversation_id)
+        .order_by(Message.position)
+    )
+    return list(rows.all())
+
+
+async def get_message(session: AsyncSession, org_id: str, conversation_id: str, message_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(
+            Message.org_id == org_id, Message.conversation_id == conversation_id, Message.id == message_id
+        )
+    )
+
+
+async def messages_by_id(session: AsyncSession, org_id: str, ids: Sequence[str]) -> dict[str, Message]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Message).where(Message.org_id == org_id, Message.id.in_(list(ids))))
+    return {m.id: m for m in rows.all()}
+
+
+def conversations_query(
+    org_id: str,
+    user_ids: Sequence[str],
+    service_ids: Sequence[str],
+    is_finished: bool | None,
+    ids: Sequence[str],
+) -> Select:
+    query = select(Conversation).where(Conversation.org_id == org_id)
+    if user_ids:
+        query = query.where(Conversation.user_id.in_(list(user_ids)))
+    if service_ids:
+        query = query.where(Conversation.service_id.in_(list(service_ids)))
+    if is_finished is not None:
+        query = query.where(Conversation.is_finished.is_(is_finished))
+    if ids:
+        query = query.where(Conversation.id.in_(list(ids)))
+    return query
+
+
+def messages_query(
+    org_id: str,
+    conversation_id: str,
+    ids: Sequence[str],
+    message_types: Sequence[str],
+    interaction_ids: Sequence[str],
+) -> Select:
+    query = select(Message).where(Message.org_id == org_id, Message.conversation_id == conversation_id)
+    if ids:
+        query = query.where(Message.id.in_(list(ids)))
+    query = query.where(Message.message_type.in_(list(message_types)))
+    if interaction_ids:
+        query = query.where(Message.interaction_id.in_(list(interaction_ids)))
+    return query
+
+
+async def has_earlier_finished(
+    session: AsyncSession, org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str
+) -> bool:
+    found = await session.scalar(
+        select(Conversation.id)
+        .where(
+            Conversation.org_id == org_id,
+            Conversation.user_id == user_id,
+            Conversation.service_id == service_id,
+            Conversation.is_finished.is_(True),
+            Conversation.id != exclude_id,
+            Conversation.created_at <= before,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> list[dict]:
+    rows = await session.scalars(
+        select(Interaction.replay)
+        .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
+        .order_by(Interaction.sequence)
+    )
+    return [r or {} for r in rows.all()]

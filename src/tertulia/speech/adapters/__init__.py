@@ -1,0 +1,1 @@
+"""Speech adapters: embedded engines (faster-whisper, piper, espeak-ng) and OpenAI-compatible HTTP APIs."""

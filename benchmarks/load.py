@@ -1,0 +1,204 @@
+"""End-to-end load: N concurrent conversations x M turns against 1 or 2 real ``tertulia serve`` processes sharing one
+database, with a zero-latency LLM, so what is measured is the platform's own cost per turn (HTTP, auth, lease,
+engine, NDJSON streaming, the one-transaction commit) under concurrency.
+
+    python benchmarks/load.py --conversations 20 --turns 10 --processes 1 --database sqlite
+    python benchmarks/load.py --conversations 20 --turns 10 --processes 2 --database postgres
+
+* LLM: ``--llm stub`` (default) is the OpenAI-compatible stub (``tests/engine/openai_stub.py``) in its own process,
+  reached through the real OpenAI adapter; ``--llm fake`` is ``TERTULIA_LLM_PROVIDER=fake`` (no HTTP hop).
+* Each conversation is opened with create (its opening turn), then M interacts; request k of conversation i goes to
+  process (i + k) mod P: no sticky routing. Rate limits are off (the spec allows 15 interacts/min per org).
+* PostgreSQL: a dedicated database (``--pg-database``, default ``tertulia_load``) on 127.0.0.1:5432 is created and
+  dropped. Everything runs on loopback and stops by itself (``--timeout``).
+
+Prints turns/s, p50/p99 turn time (= overhead: the LLM answers instantly), p50/p99 time to first event, errors and
+lost messages (messages counted through the API afterwards vs. the 1 + 2*M expected per conversation); exits 1 if
+errors or lost messages are not 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+import httpx  # noqa: E402
+
+from tests.support.cluster import (  # noqa: E402
+    INTERACT_QUERY,
+    Cluster,
+    count_messages,
+    drop_database,
+    interact_files,
+    new_service,
+    postgres_available,
+    recreate_database,
+)
+from tests.support.serve_process import free_port  # noqa: E402
+
+
+@dataclass
+class Stats:
+    turn_ms: list[float] = field(default_factory=list)
+    first_event_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def start_stub() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.engine.openai_stub", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"})
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"input": ["x"]}, timeout=1)
+            return proc, f"http://127.0.0.1:{port}/v1"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("stub LLM did not start")
+
+
+async def timed_turn(client: httpx.AsyncClient, stats: Stats, method: str, url: str, **kw) -> str | None:  # noqa: ANN003
+    """One streamed turn; returns the first event's conversation id (creates) or "" on success, None on failure."""
+    started = time.perf_counter()
+    first = None
+    lines: list[str] = []
+    try:
+        async with client.stream(method, url, **kw) as response:
+            if response.status_code not in (200, 201):
+                stats.errors.append(f"{response.status_code} {(await response.aread())[:200]!r}")
+                return None
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                if first is None:
+                    first = time.perf_counter()
+                lines.append(line)
+    except httpx.HTTPError as exc:
+        stats.errors.append(f"{type(exc).__name__}: {exc}")
+        return None
+    done = time.perf_counter()
+    last = json.loads(lines[-1]) if lines else {}
+    if last.get("type") != "interaction-complete":
+        stats.errors.append(f"turn ended with {last}")
+        return None
+    stats.turn_ms.append((done - started) * 1000)
+    stats.first_event_ms.append(((first or done) - started) * 1000)
+    return json.loads(lines[0]).get("conversation_id", "")
+
+
+async def conversation(cluster: Cluster, index: int, service_id: str, turns: int, headers: dict[str, str],
+                       client: httpx.AsyncClient, stats: Stats) -> tuple[str | None, int]:
+    """Returns the conversation id and how many of its interacts succeeded."""
+    size = len(cluster.nodes)
+    conversation_id = await timed_turn(client, stats, "POST", cluster.url(index % size, "/conversation/?response_format=text"),
+                                       json={"service_id": service_id}, headers=headers)
+    if conversation_id is None:
+        return None, 0
+    ok = 0
+    for k in range(1, turns + 1):
+        node = (index + k) % size
+        done = await timed_turn(client, stats, "POST",
+                                cluster.url(node, f"/conversation/{conversation_id}/interact?{INTERACT_QUERY}"),
+                                files=interact_files(f"Turn {k} of conversation {index}."), headers=headers)
+        ok += done is not None
+    return conversation_id, ok
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def run(cluster: Cluster, args: argparse.Namespace) -> int:
+    headers = cluster.sign_in(0)
+    base = cluster.url(0, "")
+    services = [new_service(base, headers, cluster.credentials.service_id, f"load-{i}") for i in range(args.conversations)]
+    stats = Stats()
+    # Idle connections are dropped by the client (2 s) before uvicorn's keep-alive timeout (5 s) closes them: with
+    # httpx's default 5 s both sides race and a request can land on a connection the server is closing (ReadError).
+    limits = httpx.Limits(max_connections=args.conversations * 2, max_keepalive_connections=args.conversations * 2,
+                          keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        ids = await asyncio.wait_for(asyncio.gather(*(
+            conversation(cluster, i, services[i], args.turns, headers, client, stats) for i in range(args.conversations)
+        )), args.timeout)
+        wall = time.perf_counter() - started
+    expected_each = 1 + 2 * args.turns
+    lost = extra = 0
+    for conversation_id, ok in ids:
+        if conversation_id is None:
+            lost += expected_each
+            continue
+        expected = 1 + 2 * ok  # the opening reply + a user message and a reply per turn the client saw complete
+        counts = {count_messages(cluster.url(node, ""), headers, conversation_id) for node in range(len(cluster.nodes))}
+        lost += max(0, expected - min(counts)) + max(0, 2 * (args.turns - ok))  # a failed turn counts as lost too
+        extra += max(0, max(counts) - expected)  # a turn the client saw fail must not have been persisted
+    turns = len(stats.turn_ms)
+    print(f"database={args.database} processes={args.processes} llm={args.llm} conversations={args.conversations} "
+          f"turns/conversation={args.turns} (+1 opening)")
+    print(f"  turns completed      {turns} in {wall:.2f} s  ->  {turns / wall:.1f} turns/s")
+    print(f"  turn overhead  ms    p50 {pct(stats.turn_ms, 50):.1f}   p99 {pct(stats.turn_ms, 99):.1f}   "
+          f"mean {statistics.fmean(stats.turn_ms) if stats.turn_ms else float('nan'):.1f}")
+    print(f"  first event    ms    p50 {pct(stats.first_event_ms, 50):.1f}   p99 {pct(stats.first_event_ms, 99):.1f}")
+    print(f"  errors               {len(stats.errors)}" + (f"  e.g. {stats.errors[:3]}" if stats.errors else ""))
+    print(f"  lost messages        {lost}  (expected {expected_each} per conversation, counted through the API)")
+    print(f"  ghost messages       {extra}  (persisted by turns that failed for the client)")
+    if stats.errors:
+        print(cluster.logs()[-6000:], file=sys.stderr)
+    return 0 if not stats.errors and lost == 0 and extra == 0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--llm", choices=("stub", "fake"), default="stub")
+    parser.add_argument("--pg-database", default="tertulia_load")
+    parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    args = parser.parse_args()
+    if args.database == "sqlite" and args.processes > 1:
+        print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
+    stub = None
+    url = None
+    with tempfile.TemporaryDirectory(prefix="tertulia-load-") as tmp:
+        try:
+            if args.database == "postgres":
+                why = postgres_available()
+                if why:
+                    print(f"PostgreSQL needed: {why}", file=sys.stderr)
+                    return 2
+                url = recreate_database(args.pg_database)
+            llm_url = None
+            if args.llm == "stub":
+                stub, llm_url = start_stub()
+            with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
+                return asyncio.run(run(cluster, args))
+        finally:
+            if stub is not None:
+                stub.terminate()
+                stub.wait(10)
+            if url is not None:
+                drop_database(args.pg_database)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -125,14 +125,22 @@ async def test_user_role_cannot_modify_or_read_dimensions(client, tenant):
 
 
 async def test_delete_organization_removes_it_and_its_credentials(client, runtime, tenant, other_tenant):
-    from sqlalchemy import func, select
+    from sqlalchemy import delete, func, select
 
+    from tertulia.jobs.models import Job
+    from tertulia.jobs.registry import JobContext, lookup
     from tertulia.models import load_all
+    from tertulia.organization.cleanup import PURGE_BLOBS
+    from tertulia.speech.blobs import message_key
     from tests.support.conversation import make_service, start
 
     svc = await make_service(client, tenant)
     await start(client, tenant, svc.service_id)
     other_svc = await make_service(client, other_tenant)
+    mine = message_key(tenant.org_id, "c" * 24, "a" * 24, "audio/wav")
+    theirs = message_key(other_tenant.org_id, "c" * 24, "b" * 24, "audio/mpeg")
+    await runtime.blobs.put(mine, b"RIFF-mine", "audio/wav")
+    await runtime.blobs.put(theirs, b"ID3-theirs", "audio/mpeg")
     r = await client.delete(tenant.url("/organization/"), headers=tenant.headers)
     assert r.status_code == 204 and r.content == b""
     assert (await client.get(tenant.url("/organization/"))).status_code == 404
@@ -150,6 +158,18 @@ async def test_delete_organization_removes_it_and_its_credentials(client, runtim
             if "org_id" in table.c:
                 left = await session.scalar(select(func.count()).select_from(table).where(table.c.org_id == tenant.org_id))
                 assert left == 0, table.name
+        # its stored audio goes through a cluster-wide job queued with the deletion
+        job = await session.scalar(select(Job).where(Job.dedupe_key == f"{PURGE_BLOBS}:{tenant.org_id}"))
+    assert job is not None and job.org_id is None and job.status == "queued"
+    try:
+        await lookup(PURGE_BLOBS).handler(JobContext(runtime, job))
+        await lookup(PURGE_BLOBS).handler(JobContext(runtime, job))  # a retry after a crash is harmless
+    finally:
+        async with runtime.db.sessions() as session:
+            await session.execute(delete(Job).where(Job.id == job.id))
+            await session.commit()
+    assert await runtime.blobs.get(mine) is None
+    assert (await runtime.blobs.get(theirs)).data == b"ID3-theirs"
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -35,6 +35,20 @@ async def test_filesystem_store_round_trip(tmp_path) -> None:
     assert not list(tmp_path.rglob("*.part"))
 
 
+async def test_filesystem_delete_prefix_removes_one_folder_only(tmp_path) -> None:
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    for key in ("orgA/c1/m1.wav", "orgA/c2/m2.mp3", "orgAB/c3/m3.wav"):
+        await store.put(key, b"audio", "audio/wav")
+    (tmp_path / "outside.wav").write_bytes(b"keep")
+    assert await store.delete_prefix("orgA/") == 2
+    assert await store.get("orgA/c1/m1.wav") is None and await store.get("orgAB/c3/m3.wav") is not None
+    assert await store.delete_prefix("orgA/") == 0
+    for bad in ("", "orgA", "../", "orgA/../", "/abs/"):
+        with pytest.raises(ValueError):
+            await store.delete_prefix(bad)
+    assert (tmp_path / "outside.wav").read_bytes() == b"keep"
+
+
 def test_signatures_bind_key_and_expiry() -> None:
     signer, other = UrlSigner("secret-a"), UrlSigner("secret-b")
     now = utcnow()

@@ -45,3 +45,18 @@ async def test_put_get_delete_round_trip(s3_endpoint):
     await store.delete(key)
     assert await store.get(key) is None
     assert await store.get("../escape") is None
+
+
+async def test_delete_prefix_removes_one_folder_only(s3_endpoint):
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="purge")
+    store = S3BlobStore("purge", endpoint_url=s3_endpoint, region="us-east-1", prefix="t/")
+    gone = [f"orgA/{'c' * 24}/{i:024d}.wav" for i in range(3)]
+    kept = "orgAB/" + "c" * 24 + "/" + "d" * 24 + ".mp3"  # same leading letters, another folder
+    for key in (*gone, kept):
+        await store.put(key, b"audio", "audio/wav")
+    assert await store.delete_prefix("orgA/") == 3
+    assert all([await store.get(k) is None for k in gone])
+    assert (await store.get(kept)).data == b"audio"
+    assert await store.delete_prefix("orgA/") == 0
+    with pytest.raises(ValueError):
+        await store.delete_prefix("")

@@ -76,4 +76,9 @@ def load_handlers() -> None:
 
 
 _LOADED = False
-HANDLER_MODULES = ("tertulia.analysis.jobs", "tertulia.webhook.delivery", "tertulia.api_key.expiry")
+HANDLER_MODULES = (
+    "tertulia.analysis.jobs",
+    "tertulia.webhook.delivery",
+    "tertulia.api_key.expiry",
+    "tertulia.organization.cleanup",
+)

@@ -83,15 +83,17 @@ async def modify_organization(session: AsyncSession, who: Principal, body: Modif
 async def delete_organization(session: AsyncSession, who: Principal) -> None:
     """Erase the organization and every row any domain keeps for it, in one transaction: every table with an
     ``org_id`` column (users, roles, keys, agents, graphs, services, conversations, behaviors, metrics, webhooks,
-    jobs, ...), children before parents. Every token of the org stops working at once. Stored audio files are left
-    to the blob store's retention (their keys start with the org id)."""
+    jobs, ...), children before parents. Every token of the org stops working at once. Its stored audio is deleted
+    by a job queued in the same transaction (``tertulia.organization.cleanup``)."""
     from tertulia.models import load_all
+    from tertulia.organization.cleanup import queue_blob_purge
 
     org = await require_org(session, who.org_id)
     for table in reversed(load_all().metadata.sorted_tables):
         if "org_id" in table.c:
             await session.execute(delete(table).where(table.c.org_id == org.id))
     await session.delete(org)
+    await queue_blob_purge(session, org.id)
     await session.commit()
 
 

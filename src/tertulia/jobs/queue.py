@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import weakref
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -39,7 +40,9 @@ class JobQueuePort(Protocol):
 
     async def enqueue(self, session: AsyncSession, kind: str, payload: dict[str, Any], **options: Any) -> None: ...
 
-    async def claim(self, worker_id: str, org_id: str | None = None) -> Job | None: ...
+    async def claim(
+        self, worker_id: str, org_id: str | None = None, kinds: Collection[str] | None = None
+    ) -> Job | None: ...
 
     async def heartbeat(self, job: Job) -> bool: ...
 
@@ -117,8 +120,14 @@ class SqlJobQueue:
 
     # -- workers -----------------------------------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, org_id: str | None = None) -> Job | None:
-        """Claim the next runnable job (optionally only one organization's: test isolation, dedicated workers)."""
+    async def claim(
+        self, worker_id: str, org_id: str | None = None, kinds: Collection[str] | None = None
+    ) -> Job | None:
+        """Claim the next runnable job (optionally only one organization's: test isolation, dedicated workers).
+
+        ``kinds`` limits the claim to the job kinds this worker has handlers for, so in a mixed-version cluster (a
+        rolling upgrade) an older process leaves a newer kind to the processes that can run it instead of failing it.
+        """
         token = secrets.token_hex(16)
         now = utcnow()
         stamp = {
@@ -129,7 +138,11 @@ class SqlJobQueue:
             "attempts": Job.attempts + 1,
             "updated_at": now,
         }
-        claimable = _claimable(now) if org_id is None else and_(_claimable(now), Job.org_id == org_id)
+        claimable = _claimable(now)
+        if org_id is not None:
+            claimable = and_(claimable, Job.org_id == org_id)
+        if kinds is not None:
+            claimable = and_(claimable, Job.kind.in_(sorted(kinds)))
         async with self.db.sessions() as session:
             if session.bind.dialect.name == "postgresql":
                 job_id = await session.scalar(

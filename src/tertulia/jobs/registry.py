@@ -52,6 +52,12 @@ def register(name: str, handler: Handler, backoff: Backoff | None = None) -> Non
     _KINDS[name] = JobKind(name, handler, backoff)
 
 
+def known_kinds() -> list[str]:
+    """The kinds this process can run (workers claim only these)."""
+    load_handlers()
+    return list(_KINDS)
+
+
 def lookup(name: str) -> JobKind | None:
     load_handlers()
     return _KINDS.get(name)

@@ -16,7 +16,7 @@ import traceback
 from tertulia.core.clock import utcnow
 from tertulia.jobs.models import FAILED
 from tertulia.jobs.queue import LeaseLost, enqueue_job
-from tertulia.jobs.registry import JobContext, lookup, periodic_kinds
+from tertulia.jobs.registry import JobContext, known_kinds, lookup, periodic_kinds
 from tertulia.jobs.settings import JobSettings
 
 log = logging.getLogger("tertulia.jobs")
@@ -39,7 +39,7 @@ class Worker:
 
     async def run_one(self) -> bool:
         """Claim and run one job; False when nothing was claimable."""
-        job = await self.queue.claim(self.worker_id, self.org_id)
+        job = await self.queue.claim(self.worker_id, self.org_id, known_kinds())
         if job is None:
             return False
         await self._run(job)
@@ -128,7 +128,7 @@ class Worker:
                         next_periodic = loop.time() + self.settings.poll_seconds
                 await slots.acquire()
                 try:
-                    job = await self.queue.claim(self.worker_id, self.org_id)
+                    job = await self.queue.claim(self.worker_id, self.org_id, known_kinds())
                 except Exception:  # noqa: BLE001 - database briefly unavailable: wait and poll again
                     log.warning("job claim failed", exc_info=True)
                     job = None

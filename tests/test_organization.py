@@ -160,8 +160,8 @@ async def test_delete_organization_removes_it_and_its_credentials(client, runtim
                 assert left == 0, table.name
         # its stored audio goes through a cluster-wide job queued with the deletion
         job = await session.scalar(select(Job).where(Job.dedupe_key == f"{PURGE_BLOBS}:{tenant.org_id}"))
-    assert job is not None and job.org_id is None and job.status == "queued"
-    try:
+    assert job is not None and job.org_id is None
+    try:  # run it here (a worker elsewhere may also have: the purge is idempotent)
         await lookup(PURGE_BLOBS).handler(JobContext(runtime, job))
         await lookup(PURGE_BLOBS).handler(JobContext(runtime, job))  # a retry after a crash is harmless
     finally:

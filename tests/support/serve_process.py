@@ -110,13 +110,15 @@ def serve_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]
 
 @contextmanager
 def serve_process(tmp: Path, database_url: str | None = None, *, log_level: str | None = None,
-                  bootstrap: bool = True, startup_timeout: float = 90, **extra_env: str) -> Iterator[ServeProcess]:
-    """Start ``tertulia serve --no-bootstrap`` (then bootstrap credentials unless told not to); stop it on exit."""
+                  bootstrap: bool = True, startup_timeout: float = 90, worker: bool = True,
+                  **extra_env: str) -> Iterator[ServeProcess]:
+    """Start ``tertulia serve --no-bootstrap`` (then bootstrap credentials unless told not to); stop it on exit.
+    ``worker=False`` adds ``--no-worker`` (no in-process job worker)."""
     tmp.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite+aiosqlite:///{tmp / 'serve.db'}"
     env = serve_env(url, tmp / "data", **extra_env)
     port = free_port()
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-bootstrap"]
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-bootstrap", *([] if worker else ["--no-worker"])]
     command = [sys.executable, "-c", _WITH_LOG_LEVEL, log_level, *args] if log_level else [*tertulia_command(), *args]
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:
@@ -150,9 +152,10 @@ def _wait_healthy(server: ServeProcess, timeout: float) -> None:
 @pytest.fixture(scope="session")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """One ``tertulia serve`` subprocess for the session (import this fixture into a test module to use it). On the
-    suite's PostgreSQL it runs after the suite's schema reset (``migrated``) and shares that database."""
+    suite's PostgreSQL it runs after the suite's schema reset (``migrated``) and shares that database, so it runs no
+    job worker: a session-long worker there would claim the jobs other tests enqueue and drain themselves."""
     url = os.environ.get("TERTULIA_TEST_DATABASE_URL")
     if url:
         url = request.getfixturevalue("migrated")
-    with serve_process(tmp_path_factory.mktemp("serve"), url) as server:
+    with serve_process(tmp_path_factory.mktemp("serve"), url, worker=False) as server:
         yield server

@@ -1,7 +1,10 @@
 """Engine turn benchmark: turns against a zero-latency OpenAI-compatible stub server (a subprocess on 127.0.0.1), so
 what is measured is the platform's own overhead per turn (prompt building, routing, HTTP client, JSON, events).
 
-    python benchmarks/engine_turns.py [--turns 200] [--behaviors 5] [--concurrency 1]
+    python benchmarks/engine_turns.py [--turns 200] [--behaviors 5] [--concurrency 1] [--embedder fake|local]
+
+``--embedder local`` ranks behaviors with the packaged MiniLM (int8 ONNX, the ``embeddings`` extra) instead of the
+hashing fake, so the figure includes the real per-turn embedding cost (trigger embeddings are cached).
 
 Prints p50/p99 ms per turn, LLM calls per turn and turns/s. Bounded: a fixed number of turns, loopback only.
 """
@@ -56,7 +59,7 @@ async def one_turn(p, behaviors, i: int) -> tuple[float, int]:
     return (time.perf_counter() - started) * 1000, calls
 
 
-async def main(turns: int, n_behaviors: int, concurrency: int) -> None:
+async def main(turns: int, n_behaviors: int, concurrency: int, embedder_name: str) -> None:
     port = free_port()
     proc = start_stub(port)
     try:
@@ -64,7 +67,14 @@ async def main(turns: int, n_behaviors: int, concurrency: int) -> None:
         behaviors = [BehaviorVersion(f"{i:024x}", 1, [f"topic {i} trigger phrase", f"another way to say topic {i}"],
                                      [{"type": "inject-instruction", "instruction": f"Rule {i}",
                                        "overrides_instructions": False}]) for i in range(n_behaviors)]
-        p = ports(llm, embedder=FakeEmbedder())
+        embedder = FakeEmbedder()
+        if embedder_name == "local":
+            from tertulia.engine.adapters.local_embeddings import load_local_embedder
+
+            embedder = load_local_embedder()
+            if embedder is None:
+                raise SystemExit("--embedder local needs the 'embeddings' extra: pip install -e '.[embeddings]'")
+        p = ports(llm, embedder=embedder)
         for i in range(10):  # warm-up: connections, caches
             await one_turn(p, behaviors, i)
         sem = asyncio.Semaphore(concurrency)
@@ -79,7 +89,7 @@ async def main(turns: int, n_behaviors: int, concurrency: int) -> None:
         wall = time.perf_counter() - started
         latencies = sorted(ms for ms, _ in results)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"turns={turns} behaviors={n_behaviors} concurrency={concurrency}")
+        print(f"turns={turns} behaviors={n_behaviors} concurrency={concurrency} embedder={embedder_name}")
         print(f"platform overhead per turn: p50={statistics.median(latencies):.2f} ms  p99={p99:.2f} ms")
         print(f"LLM calls per turn: {statistics.mean(c for _, c in results):.2f}")
         print(f"throughput: {turns / wall:.1f} turns/s")
@@ -94,5 +104,6 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--behaviors", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--embedder", choices=["fake", "local"], default="fake")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.behaviors, args.concurrency))
+    asyncio.run(main(args.turns, args.behaviors, args.concurrency, args.embedder))

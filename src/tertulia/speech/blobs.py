@@ -29,8 +29,11 @@ def valid_key(key: str) -> bool:
     return bool(KEY_PATTERN.fullmatch(key)) and len(key) <= 256
 
 
-def valid_prefix(prefix: str) -> bool:
-    return bool(PREFIX_PATTERN.fullmatch(prefix)) and len(prefix) <= 256
+def checked_prefix(prefix: str) -> str:
+    """``prefix`` when it names whole folders (``"org/"``); ``ValueError`` otherwise (never the store's root)."""
+    if not (PREFIX_PATTERN.fullmatch(prefix) and len(prefix) <= 256):
+        raise ValueError(f"invalid blob prefix {prefix!r}")
+    return prefix
 
 
 def content_type_of(key: str) -> str:
@@ -107,9 +110,7 @@ class FilesystemBlobStore:
         return count
 
     async def delete_prefix(self, prefix: str) -> int:
-        if not valid_prefix(prefix):
-            raise ValueError(f"invalid blob prefix {prefix!r}")
-        return await asyncio.to_thread(self._delete_folder, prefix)
+        return await asyncio.to_thread(self._delete_folder, checked_prefix(prefix))
 
 
 class S3BlobStore:
@@ -159,6 +160,4 @@ class S3BlobStore:
         return count
 
     async def delete_prefix(self, prefix: str) -> int:
-        if not valid_prefix(prefix):
-            raise ValueError(f"invalid blob prefix {prefix!r}")
-        return await asyncio.to_thread(self._delete_folder, prefix)
+        return await asyncio.to_thread(self._delete_folder, checked_prefix(prefix))

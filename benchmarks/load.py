@@ -12,9 +12,17 @@ engine, NDJSON streaming, the one-transaction commit) under concurrency.
 * PostgreSQL: a dedicated database (``--pg-database``, default ``tertulia_load``) on 127.0.0.1:5432 is created and
   dropped. Everything runs on loopback and stops by itself (``--timeout``).
 
-Prints turns/s, p50/p99 turn time (= overhead: the LLM answers instantly), p50/p99 time to first event, errors and
-lost messages (messages counted through the API afterwards vs. the 1 + 2*M expected per conversation); exits 1 if
-errors or lost messages are not 0.
+Prints, side by side from the same run: the p50 of a plain authenticated GET (``GET /service/?limit=1``: auth + one
+query; ``--baseline-requests`` of them, sequentially, before and after the load, and with one conversation also one
+before every turn), turns/s, p50/p99 turn time (= overhead: the LLM answers instantly), p50/p99 time to first event,
+their ratios to the GET, errors, lost messages (messages counted through the API afterwards vs. the 1 + 2*M expected
+per conversation), and with ``--llm stub`` the LLM chat calls per turn (by kind), request bytes per turn and the
+share of each prompt that repeats the previous prompt of its kind (prefix a provider's prompt cache can reuse).
+Exits 1 if errors or lost messages are not 0.
+
+``--profile out.txt`` runs ``py-spy record`` on server process 0 during the load and writes a collapsed-stack
+profile (``--profile-format speedscope|flamegraph|raw``; needs ``pip install py-spy`` and ptrace rights).
+``python benchmarks/profile_summary.py out.txt`` prints the top frames.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +62,30 @@ from tests.support.serve_process import free_port  # noqa: E402
 class Stats:
     turn_ms: list[float] = field(default_factory=list)
     first_event_ms: list[float] = field(default_factory=list)
+    get_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+BASELINE_PATH = "/service/?limit=1"
+
+
+async def timed_get(client: httpx.AsyncClient, stats: Stats, url: str, headers: dict[str, str]) -> None:
+    """The baseline: a plain authenticated GET (token check, principal, one list query, JSON)."""
+    started = time.perf_counter()
+    try:
+        response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        stats.errors.append(f"baseline GET {type(exc).__name__}: {exc}")
+        return
+    if response.status_code != 200:
+        stats.errors.append(f"baseline GET {response.status_code} {response.text[:200]!r}")
+        return
+    stats.get_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def baseline(cluster: Cluster, client: httpx.AsyncClient, stats: Stats, headers: dict[str, str], n: int) -> None:
+    for k in range(n):
+        await timed_get(client, stats, cluster.url(k % len(cluster.nodes), BASELINE_PATH), headers)
 
 
 def start_stub() -> tuple[subprocess.Popen, str]:
@@ -101,9 +133,12 @@ async def timed_turn(client: httpx.AsyncClient, stats: Stats, method: str, url: 
 
 
 async def conversation(cluster: Cluster, index: int, service_id: str, turns: int, headers: dict[str, str],
-                       client: httpx.AsyncClient, stats: Stats) -> tuple[str | None, int]:
-    """Returns the conversation id and how many of its interacts succeeded."""
+                       client: httpx.AsyncClient, stats: Stats, interleave: bool) -> tuple[str | None, int]:
+    """Returns the conversation id and how many of its interacts succeeded. ``interleave``: a baseline GET before
+    every turn (one conversation only: the GET then sees the same conditions as the turns)."""
     size = len(cluster.nodes)
+    if interleave:
+        await timed_get(client, stats, cluster.url(index % size, BASELINE_PATH), headers)
     conversation_id = await timed_turn(client, stats, "POST", cluster.url(index % size, "/conversation/?response_format=text"),
                                        json={"service_id": service_id}, headers=headers)
     if conversation_id is None:
@@ -111,6 +146,8 @@ async def conversation(cluster: Cluster, index: int, service_id: str, turns: int
     ok = 0
     for k in range(1, turns + 1):
         node = (index + k) % size
+        if interleave:
+            await timed_get(client, stats, cluster.url(node, BASELINE_PATH), headers)
         done = await timed_turn(client, stats, "POST",
                                 cluster.url(node, f"/conversation/{conversation_id}/interact?{INTERACT_QUERY}"),
                                 files=interact_files(f"Turn {k} of conversation {index}."), headers=headers)
@@ -134,12 +171,26 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
     # httpx's default 5 s both sides race and a request can land on a connection the server is closing (ReadError).
     limits = httpx.Limits(max_connections=args.conversations * 2, max_keepalive_connections=args.conversations * 2,
                           keepalive_expiry=2.0)
+    interleave = args.conversations == 1
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await baseline(cluster, client, Stats(), headers, 20)  # warm-up: connections, caches, first compilations
+        for i in range(min(3, args.conversations)):  # warm-up turns on throw-away services
+            warm = new_service(base, headers, cluster.credentials.service_id, f"warm-{i}")
+            await conversation(cluster, i, warm, 2, headers, client, Stats(), False)
+        await baseline(cluster, client, stats, headers, args.baseline_requests)
+        llm_before = llm_stats(args)
+        profiler = start_profiler(cluster, args)
         started = time.perf_counter()
-        ids = await asyncio.wait_for(asyncio.gather(*(
-            conversation(cluster, i, services[i], args.turns, headers, client, stats) for i in range(args.conversations)
-        )), args.timeout)
-        wall = time.perf_counter() - started
+        try:
+            ids = await asyncio.wait_for(asyncio.gather(*(
+                conversation(cluster, i, services[i], args.turns, headers, client, stats, interleave)
+                for i in range(args.conversations)
+            )), args.timeout)
+        finally:
+            wall = time.perf_counter() - started
+            stop_profiler(profiler)
+        llm_after = llm_stats(args)
+        await baseline(cluster, client, stats, headers, args.baseline_requests)
     expected_each = 1 + 2 * args.turns
     lost = extra = 0
     for conversation_id, ok in ids:
@@ -151,18 +202,65 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
         lost += max(0, expected - min(counts)) + max(0, 2 * (args.turns - ok))  # a failed turn counts as lost too
         extra += max(0, max(counts) - expected)  # a turn the client saw fail must not have been persisted
     turns = len(stats.turn_ms)
+    get50 = pct(stats.get_ms, 50)
+    turn50, turn99 = pct(stats.turn_ms, 50), pct(stats.turn_ms, 99)
+    first50, first99 = pct(stats.first_event_ms, 50), pct(stats.first_event_ms, 99)
     print(f"database={args.database} processes={args.processes} llm={args.llm} conversations={args.conversations} "
           f"turns/conversation={args.turns} (+1 opening)")
+    print(f"  plain GET      ms    p50 {get50:.1f}   p99 {pct(stats.get_ms, 99):.1f}   ({len(stats.get_ms)} x GET "
+          f"{BASELINE_PATH}{', one before every turn and' if interleave else ''} {args.baseline_requests} before and "
+          "after the load)")
     print(f"  turns completed      {turns} in {wall:.2f} s  ->  {turns / wall:.1f} turns/s")
-    print(f"  turn overhead  ms    p50 {pct(stats.turn_ms, 50):.1f}   p99 {pct(stats.turn_ms, 99):.1f}   "
+    print(f"  turn overhead  ms    p50 {turn50:.1f}   p99 {turn99:.1f}   "
           f"mean {statistics.fmean(stats.turn_ms) if stats.turn_ms else float('nan'):.1f}")
-    print(f"  first event    ms    p50 {pct(stats.first_event_ms, 50):.1f}   p99 {pct(stats.first_event_ms, 99):.1f}")
+    print(f"  first event    ms    p50 {first50:.1f}   p99 {first99:.1f}")
+    print(f"  ratios               turn p50 / GET {turn50 / get50:.2f}x   first event p50 / GET {first50 / get50:.2f}x   "
+          f"turn p99 / p50 {turn99 / turn50:.2f}x")
+    if llm_before is not None and llm_after is not None and turns:
+        calls = {k: v - llm_before["calls"].get(k, 0) for k, v in llm_after["calls"].items()}
+        calls = {k: v for k, v in calls.items() if v}
+        prompt = llm_after["prompt_chars"] - llm_before["prompt_chars"]
+        prefix = llm_after["prefix_chars"] - llm_before["prefix_chars"]
+        per_kind = ", ".join(f"{k} {v / turns:.2f}" for k, v in sorted(calls.items()))
+        print(f"  LLM calls / turn     {sum(calls.values()) / turns:.2f}  ({per_kind}); embedding calls / turn "
+              f"{(llm_after['embedding_calls'] - llm_before['embedding_calls']) / turns:.2f}")
+        print(f"  LLM bytes / turn     {(llm_after['request_bytes'] - llm_before['request_bytes']) / turns:.0f} request "
+              f"bytes; prompt prefix shared with the previous prompt of its kind {100 * prefix / max(prompt, 1):.0f} %")
     print(f"  errors               {len(stats.errors)}" + (f"  e.g. {stats.errors[:3]}" if stats.errors else ""))
     print(f"  lost messages        {lost}  (expected {expected_each} per conversation, counted through the API)")
     print(f"  ghost messages       {extra}  (persisted by turns that failed for the client)")
     if stats.errors:
         print(cluster.logs()[-6000:], file=sys.stderr)
     return 0 if not stats.errors and lost == 0 and extra == 0 else 1
+
+
+def llm_stats(args: argparse.Namespace) -> dict | None:
+    if args.llm != "stub":
+        return None
+    return httpx.get(args.llm_url.removesuffix("/v1") + "/stats", timeout=10).json()
+
+
+def start_profiler(cluster: Cluster, args: argparse.Namespace) -> subprocess.Popen | None:
+    if not args.profile:
+        return None
+    pid = cluster.nodes[0].process.pid
+    fmt = args.profile_format
+    proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--gil", "--format", fmt, "--output",
+                             args.profile, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # let py-spy attach before the load starts
+    if proc.poll() is not None:
+        raise RuntimeError(f"py-spy failed: {proc.stderr.read().decode()[-2000:]}")
+    return proc
+
+
+def stop_profiler(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def main() -> int:
@@ -174,7 +272,12 @@ def main() -> int:
     parser.add_argument("--llm", choices=("stub", "fake"), default="stub")
     parser.add_argument("--pg-database", default="tertulia_load")
     parser.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
+    parser.add_argument("--baseline-requests", type=int, default=30,
+                        help="plain GETs measured sequentially before and after the load")
+    parser.add_argument("--profile", help="py-spy record server process 0 during the load into this file")
+    parser.add_argument("--profile-format", choices=("raw", "speedscope", "flamegraph"), default="raw")
     args = parser.parse_args()
+    args.llm_url = None
     if args.database == "sqlite" and args.processes > 1:
         print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
     stub = None
@@ -190,6 +293,7 @@ def main() -> int:
             llm_url = None
             if args.llm == "stub":
                 stub, llm_url = start_stub()
+                args.llm_url = llm_url
             with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
                 return asyncio.run(run(cluster, args))
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -32,17 +33,49 @@ class StubState:
         self.decisions: dict[str, deque[dict[str, Any]]] = {}
         self.reply = REPLY
         self.latency = 0.0
+        self.stats = LLMStats()
 
     def script(self, schema_name: str, value: dict[str, Any]) -> None:
         self.decisions.setdefault(schema_name, deque()).append(value)
+
+
+class LLMStats:
+    """What the benchmarks read from ``GET /stats``: chat calls by kind (a decision's schema name, or ``stream``),
+    request body bytes, and how much of each prompt repeats the previous prompt of the same kind (the prefix a
+    provider's prompt cache could reuse)."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.request_bytes = 0
+        self.prompt_chars = 0
+        self.prefix_chars = 0
+        self.embedding_calls = 0
+        self._last: dict[str, str] = {}
+
+    def record(self, raw: bytes, body: dict[str, Any]) -> None:
+        fmt = body.get("response_format") or {}
+        kind = fmt["json_schema"]["name"] if fmt.get("type") == "json_schema" else ("stream" if body.get("stream") else "chat")
+        self.calls[kind] = self.calls.get(kind, 0) + 1
+        self.request_bytes += len(raw)
+        prompt = json.dumps(body.get("messages") or [], separators=(",", ":"))
+        previous = self._last.get(kind, "")
+        self.prompt_chars += len(prompt)
+        self.prefix_chars += len(os.path.commonprefix([previous, prompt]))
+        self._last[kind] = prompt
+
+    def as_json(self) -> dict[str, Any]:
+        return {"calls": dict(self.calls), "request_bytes": self.request_bytes, "prompt_chars": self.prompt_chars,
+                "prefix_chars": self.prefix_chars, "embedding_calls": self.embedding_calls}
 
 
 def make_app(state: StubState) -> Starlette:
     embedder = FakeEmbedder(384)
 
     async def chat(request: Request):
-        body = await request.json()
+        raw = await request.body()
+        body = json.loads(raw)
         state.requests.append(body)
+        state.stats.record(raw, body)
         if state.latency:
             await asyncio.sleep(state.latency)
         created = int(time.time())
@@ -77,14 +110,19 @@ def make_app(state: StubState) -> Starlette:
 
     async def embeddings(request: Request):
         body = await request.json()
+        state.stats.embedding_calls += 1
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         vectors = await embedder.embed(texts)
         return JSONResponse({"object": "list", "model": body.get("model", "stub"),
                              "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
                              "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
+    async def stats(request: Request):
+        return JSONResponse(state.stats.as_json())
+
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/v1/embeddings", embeddings, methods=["POST"])])
+                             Route("/v1/embeddings", embeddings, methods=["POST"]),
+                             Route("/stats", stats, methods=["GET"])])
 
 
 def free_port() -> int:

@@ -85,12 +85,12 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def tenant(runtime: Runtime, client: httpx.AsyncClient) -> Tenant:
     """A fresh organization with a signed-in super administrator."""
-    return await make_tenant(runtime.db, client)
+    return await make_tenant(runtime.db, client, pepper=runtime.settings.resolved_api_key_pepper())
 
 
 @pytest.fixture
 async def other_tenant(runtime: Runtime, client: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(runtime.db, client)
+    return await make_tenant(runtime.db, client, pepper=runtime.settings.resolved_api_key_pepper())
 
 
 @pytest.fixture

@@ -29,7 +29,11 @@ class BootstrapResult:
     service_id: str
 
 
-async def run_bootstrap(db: Database, org_id: str = DEFAULT_ORG_ID, org_name: str = "Tertulia") -> BootstrapResult:
+async def run_bootstrap(
+    db: Database, org_id: str = DEFAULT_ORG_ID, org_name: str = "Tertulia", *, pepper: bytes | None = None
+) -> BootstrapResult:
+    """``pepper``: the servers' API-key pepper, so the key is stored with the keyed hash (else argon2, upgraded at its
+    first sign-in)."""
     async with db.sessions() as session:
         provisioned = await provision_organization(session, org_id, org_name)
         admin = provisioned.admin
@@ -43,7 +47,7 @@ async def run_bootstrap(db: Database, org_id: str = DEFAULT_ORG_ID, org_name: st
         )
         for stale in old_keys[KEEP_BOOTSTRAP_KEYS - 1 :]:
             await session.delete(stale)
-        key = await issue_api_key(session, org_id, admin.role_id, creator, name="bootstrap")
+        key = await issue_api_key(session, org_id, admin.role_id, creator, pepper=pepper, name="bootstrap")
         service_id = await _demo_service(session, org_id, creator)
         await session.commit()
         return BootstrapResult(org_id, admin.user_id, key.row.key_id, key.secret, service_id)

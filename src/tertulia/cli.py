@@ -42,9 +42,10 @@ async def _bootstrap() -> dict:
     from tertulia.bootstrap import as_dict, run_bootstrap
     from tertulia.core.db import Database
 
-    db = Database(get_settings().database_url)
+    settings = get_settings()
+    db = Database(settings.database_url)
     try:
-        return as_dict(await run_bootstrap(db))
+        return as_dict(await run_bootstrap(db, pepper=settings.resolved_api_key_pepper()))
     finally:
         await db.dispose()
 

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".tertulia"), description="Where generated secrets and audio files live.")
     jwt_secret: str | None = Field(default=None, description="HS256 key for id tokens; generated and stored if unset.")
     jwt_ttl_seconds: int = 3600
+    api_key_pepper: str | None = Field(
+        default=None, description="HMAC key for stored API-key hashes (keep it out of the database); generated and "
+        "stored in data_dir if unset. Every process of a deployment needs the same value.",
+    )
     redis_url: str | None = None
     rate_limits_enabled: bool = True
 
@@ -48,6 +52,12 @@ class Settings(BaseSettings):
         path.write_text(value)
         path.chmod(0o600)
         return value
+
+
+    def resolved_api_key_pepper(self) -> bytes:
+        from tertulia.auth.security import api_key_pepper
+
+        return api_key_pepper(self.api_key_pepper, self.data_dir)
 
 
 @lru_cache

@@ -29,11 +29,15 @@ class Tenant:
         return f"/v1/{self.org_id}{path}"
 
 
-async def make_tenant(db: Database, client: httpx.AsyncClient | None = None, role: str = "DefaultSuperAdministratorRole") -> Tenant:
+async def make_tenant(db: Database, client: httpx.AsyncClient | None = None, role: str = "DefaultSuperAdministratorRole",
+                      pepper: bytes | None = None) -> Tenant:
+    """``pepper``: the server's API-key pepper; without it the key is stored with the legacy argon2 hash (this
+    process may not know the server's pepper), which the server upgrades at the first sign-in."""
     org_id = "org" + secrets.token_hex(6)
     async with db.sessions() as session:
         p = await provision_organization(session, org_id, f"Org {org_id}", admin_role=role)
-        key = await issue_api_key(session, org_id, p.roles[role].id, {"org_id": org_id, "user_id": p.admin.user_id})
+        key = await issue_api_key(session, org_id, p.roles[role].id, {"org_id": org_id, "user_id": p.admin.user_id},
+                                  pepper=pepper)
         await session.commit()
         tenant = Tenant(org_id, p.admin.user_id, key.row.key_id, key.secret, role_ids={n: r.id for n, r in p.roles.items()})
     if client is not None:

@@ -1,4 +1,4 @@
-"""API keys: only an argon2 hash of the secret is stored; the secret is shown once, at creation."""
+"""API keys: only a keyed hash of the secret is stored (``auth/security.py``); the secret is shown once, at creation."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from fastapi import Depends, Path
 
 from tertulia.api_key import service
 from tertulia.api_key.schemas import CreateAPIKeyRequest, CreateAPIKeyResponse, DeleteAPIKeyResponse, GetAPIKeysResponse
-from tertulia.auth.deps import SessionDep, require
+from tertulia.auth.deps import RuntimeDep, SessionDep, require
 from tertulia.auth.principal import Principal
 from tertulia.core.routing import domain_router
 
@@ -21,9 +21,10 @@ router = domain_router("Organization")
 async def create_api_key(
     body: CreateAPIKeyRequest,
     session: SessionDep,
+    runtime: RuntimeDep,
     who: Annotated[Principal, Depends(require("Organization:CreateAPIKey"))],
 ) -> CreateAPIKeyResponse:
-    return await service.create_key(session, who, body)
+    return await service.create_key(session, who, body, runtime.settings.resolved_api_key_pepper())
 
 
 @router.get("/organization/api_key/", operation_id="get-api-keys", response_model=GetAPIKeysResponse)

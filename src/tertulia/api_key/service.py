@@ -23,9 +23,11 @@ from tertulia.role.privileges import ensure_at_least_as_permissive
 MAX_KEYS_PER_ORG = 20
 
 
-async def create_key(session: AsyncSession, who: Principal, body: CreateAPIKeyRequest) -> CreateAPIKeyResponse:
+async def create_key(
+    session: AsyncSession, who: Principal, body: CreateAPIKeyRequest, pepper: bytes
+) -> CreateAPIKeyResponse:
     """At most 20 unexpired keys per organization (400 beyond, as the spec says); the key's role may not be
-    more permissive than the caller's. The secret is returned here once and stored only as an argon2 hash."""
+    more permissive than the caller's. The secret is returned here once and stored only as a keyed hash."""
     role = await roles.find_active_by_name(session, who.org_id, body.role_name)
     if role is None:
         raise NotFound(f"Role {body.role_name!r} not found.")
@@ -36,7 +38,8 @@ async def create_key(session: AsyncSession, who: Principal, body: CreateAPIKeyRe
     if (live or 0) >= MAX_KEYS_PER_ORG:
         raise BadRequest(f"The organization has reached the maximum of {MAX_KEYS_PER_ORG} API keys; delete one first.")
     issued = await issue_api_key(
-        session, who.org_id, role.id, who.user_info, days=body.duration.total_seconds() / 86400, name=body.name
+        session, who.org_id, role.id, who.user_info, pepper=pepper, days=body.duration.total_seconds() / 86400,
+        name=body.name,
     )
     await session.commit()
     return CreateAPIKeyResponse(api_key_id=issued.row.key_id, api_key=issued.secret, expires_at=issued.row.expires_at)

@@ -1,14 +1,18 @@
-"""Sign-in with an API key: verify the key, check whom it may impersonate, mint an expiring id token."""
+"""Sign-in with an API key: verify the key, check whom it may impersonate, mint an expiring id token.
+
+A key still stored with the legacy argon2 hash is verified with argon2 and its hash rewritten with the keyed hash in
+the same request (conditionally on the old hash, so concurrent sign-ins with the key agree); see ``security.py``.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.api_key.models import ApiKey
 from tertulia.auth.permissions import at_most_as_permissive
 from tertulia.auth.schemas import SigninWithAPIKeyResponse
-from tertulia.auth.security import mint_token, verify_secret
+from tertulia.auth.security import hash_secret, mint_token, verify_secret
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import NotFound, Unauthorized
 from tertulia.organization.models import Organization
@@ -25,8 +29,20 @@ async def sign_in_with_api_key(
     if await session.get(Organization, org_id) is None:
         raise NotFound(f"Organization {org_id} not found.")
     key = await session.scalar(select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.key_id == key_id))
-    if key is None or key.expires_at <= utcnow() or not verify_secret(key.secret_hash, secret):
+    if key is None or key.expires_at <= utcnow():
         raise Unauthorized(_REJECTED)
+    pepper = runtime.settings.resolved_api_key_pepper()
+    check = verify_secret(key.secret_hash, secret, pepper)
+    if not check.ok:
+        raise Unauthorized(_REJECTED)
+    if check.needs_upgrade:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.org_id == org_id, ApiKey.id == key.id, ApiKey.secret_hash == key.secret_hash)
+            .values(secret_hash=hash_secret(secret, pepper))
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
     row = (
         await session.execute(
             select(User, Role).join(Role, Role.id == User.role_id).where(User.org_id == org_id, User.user_id == user_id)

@@ -34,7 +34,7 @@ async def run_bootstrap(
 ) -> BootstrapResult:
     """``pepper``: the servers' API-key pepper, so the key is stored with the keyed hash (else argon2, upgraded at its
     first sign-in)."""
-    async with db.sessions() as session:
+    async with db.unit_of_work() as session:
         provisioned = await provision_organization(session, org_id, org_name)
         admin = provisioned.admin
         creator = {"org_id": org_id, "user_id": admin.user_id}
@@ -49,8 +49,7 @@ async def run_bootstrap(
             await session.delete(stale)
         key = await issue_api_key(session, org_id, admin.role_id, creator, pepper=pepper, name="bootstrap")
         service_id = await _demo_service(session, org_id, creator)
-        await session.commit()
-        return BootstrapResult(org_id, admin.user_id, key.row.key_id, key.secret, service_id)
+    return BootstrapResult(org_id, admin.user_id, key.row.key_id, key.secret, service_id)
 
 
 async def _demo_service(session, org_id: str, creator: dict) -> str:

@@ -36,7 +36,7 @@ async def create_agent(session: AsyncSession, who: Principal, body: CreateAgentR
     session.add(agent)
     await session.flush()
     await resource_updated(session, who.org_id, "agent", agent.id, None, "created")
-    await session.commit()
+    await session.flush()
     return CreateAgentResponse(id=agent.id)
 
 
@@ -81,9 +81,8 @@ async def create_version(
     session.add(row)
     try:
         await resource_updated(session, who.org_id, "agent", agent_id, next_version, "created")
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("Another version of this agent was created concurrently; retry.") from exc
     return CreateAgentVersionResponse(version=row.version, created_at=row.created_at)
 
@@ -135,5 +134,5 @@ async def delete_agent(session: AsyncSession, who: Principal, agent_id: str) -> 
     await ensure_not_used_by_active_service(session, who.org_id, agent_id=agent_id)
     agent.deprecated = True
     await resource_updated(session, who.org_id, "agent", agent_id, None, "deleted")
-    await session.commit()
+    await session.flush()
     return {}

@@ -58,9 +58,8 @@ async def _mark_step_done(session: AsyncSession, org_id: str, conversation_id: s
 
 
 async def _skip(ctx: JobContext) -> None:
-    async with ctx.runtime.db.sessions() as session:
-        await ctx.complete(session)
-        await session.commit()
+    async with ctx.settle():
+        pass
 
 
 async def run_extract_memories(ctx: JobContext) -> None:
@@ -74,8 +73,7 @@ async def run_extract_memories(ctx: JobContext) -> None:
     embeddings = await runtime.embedder.embed([f"{m.content} {m.context}".strip() for m in found]) if (
         found and runtime.embedder is not None) else [None] * len(found)
     user_id = transcript.conversation.user_id
-    async with runtime.db.sessions() as session:
-        await ctx.complete(session)
+    async with ctx.settle() as session:
         await session.execute(
             delete(UserMemory).where(UserMemory.org_id == org_id, UserMemory.conversation_id == conversation_id)
         )
@@ -86,7 +84,6 @@ async def run_extract_memories(ctx: JobContext) -> None:
             ))
         await _mark_step_done(session, org_id, conversation_id, EXTRACT_MEMORIES)
         await enqueue_step(session, org_id, conversation_id, GENERATE_USER_MODELS)
-        await session.commit()
 
 
 async def run_generate_user_models(ctx: JobContext) -> None:
@@ -107,8 +104,7 @@ async def run_generate_user_models(ctx: JobContext) -> None:
             .order_by(UserMemory.created_at)
         )).all()
     entries = await generate_user_model(runtime.llm, dimensions, current, memories) if memories else []
-    async with runtime.db.sessions() as session:
-        await ctx.complete(session)
+    async with ctx.settle() as session:
         if entries:  # an empty synthesis never wipes an existing model
             await session.execute(
                 delete(UserModelEntry).where(UserModelEntry.org_id == org_id, UserModelEntry.user_id == user_id)
@@ -120,7 +116,6 @@ async def run_generate_user_models(ctx: JobContext) -> None:
                     dimensions=entry.dimensions, updated_at=now,
                 ))
         await _mark_step_done(session, org_id, conversation_id, GENERATE_USER_MODELS)
-        await session.commit()
 
 
 async def run_compute_metrics(ctx: JobContext) -> None:
@@ -133,11 +128,9 @@ async def run_compute_metrics(ctx: JobContext) -> None:
             return await _skip(ctx)
         metrics = await applicable_metrics(session, org_id, transcript.conversation.service_id)
     rows = await evaluate_post_session(runtime.llm, org_id, metrics, transcript)
-    async with runtime.db.sessions() as session:
-        await ctx.complete(session)
+    async with ctx.settle() as session:
         await replace_results(session, rows)
         await _mark_step_done(session, org_id, conversation_id, COMPUTE_METRICS)
-        await session.commit()
 
 
 register(JOB_KIND_PREFIX + EXTRACT_MEMORIES, run_extract_memories)

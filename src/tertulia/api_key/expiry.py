@@ -34,22 +34,20 @@ async def notify_expiring_keys(db, notice: timedelta) -> int:  # noqa: ANN001
                 )
             )
         ).all()
-        await session.rollback()  # end the read snapshot before writing (SQLite cannot upgrade a stale one)
-        notified = 0
-        for key_id, org_id in candidates:
+    notified = 0
+    for key_id, org_id in candidates:  # one short transaction per key
+        async with db.unit_of_work() as session:
             claimed = await session.execute(
                 update(ApiKey)
                 .where(ApiKey.org_id == org_id, ApiKey.id == key_id, ApiKey.expiry_notified_at.is_(None))
                 .values(expiry_notified_at=now)
             )
-            if claimed.rowcount != 1:  # another scan got it first
-                await session.rollback()
+            if claimed.rowcount != 1:  # another scan got it first (the update changed nothing)
                 continue
             key = await session.scalar(select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.id == key_id))
             await api_key_expiration_soon(session, org_id, key.key_id, key.name, key.expires_at)
-            await session.commit()
             notified += 1
-        return notified
+    return notified
 
 
 def _settings(runtime) -> JobSettings:  # noqa: ANN001

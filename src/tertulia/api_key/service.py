@@ -41,7 +41,7 @@ async def create_key(
         session, who.org_id, role.id, who.user_info, pepper=pepper, days=body.duration.total_seconds() / 86400,
         name=body.name,
     )
-    await session.commit()
+    await session.flush()
     return CreateAPIKeyResponse(api_key_id=issued.row.key_id, api_key=issued.secret, expires_at=issued.row.expires_at)
 
 
@@ -68,5 +68,5 @@ async def delete_key(session: AsyncSession, who: Principal, key_id: str) -> Dele
         raise NotFound(f"API key {key_id} not found.")
     who.require("Organization:DeleteAPIKey", {"key_id": key.key_id, "role_id": key.role_id})
     await session.delete(key)
-    await session.commit()
+    await session.flush()
     return DeleteAPIKeyResponse(deleted_key_id=key_id)

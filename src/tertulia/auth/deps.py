@@ -14,6 +14,7 @@ from tertulia.api_key.models import ApiKey
 from tertulia.auth.principal import Principal
 from tertulia.auth.security import read_token
 from tertulia.core.clock import utcnow
+from tertulia.core.db import unit_of_work
 from tertulia.core.errors import Forbidden, Unauthorized
 from tertulia.role.models import Role, TemporaryPermissionGrant
 from tertulia.runtime import Runtime
@@ -29,12 +30,18 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.db.sessions() as session:
+    """The request's unit of work: ONE transaction, committed when the handler returns, rolled back when it raises.
+
+    Scoped to the handler function (``scope="function"``): the commit happens before the response is sent, so a
+    client that sees a 2xx can read what it wrote. Services and repositories only ``flush``. A streamed response
+    (create/interact) writes its turn in its own transaction at the end of the stream (``tertulia.turns``).
+    """
+    async with unit_of_work(request.app.state.runtime.db.sessions) as session:
         yield session
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 OrgPath = Annotated[str, Path(alias="organization", title="Organization")]
 
 

@@ -36,7 +36,7 @@ async def create_graph(session: AsyncSession, org_id: str, creator: dict[str, An
     session.add(graph)
     await session.flush()
     await resource_updated(session, org_id, "service_hierarchical_state_machine", graph.id, None, "created")
-    await session.commit()
+    await session.flush()
     return graph.id
 
 
@@ -105,9 +105,8 @@ async def create_version(
     session.add(row)
     try:
         await resource_updated(session, org_id, "service_hierarchical_state_machine", graph_id, next_version, "created")
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("Another version of this context graph was created concurrently; retry.") from exc
     return CreateServiceHierarchicalStateMachineVersionResponse(version=row.version, created_at=row.created_at)
 
@@ -152,5 +151,5 @@ async def delete_graph(session: AsyncSession, org_id: str, graph_id: str) -> dic
     await ensure_not_used_by_active_service(session, org_id, state_machine_id=graph_id)
     graph.deprecated = True
     await resource_updated(session, org_id, "service_hierarchical_state_machine", graph_id, None, "deleted")
-    await session.commit()
+    await session.flush()
     return {}

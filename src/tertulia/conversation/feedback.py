@@ -95,7 +95,7 @@ async def create_conversation_feedback(
     row = ConversationFeedback(org_id=who.org_id, conversation_id=conv.id, interaction_id=None, user_id=who.user_id,
                                user_org_id=who.org_id, content={"type": "conversation", "comment": body.comment})
     session.add(row)
-    await session.commit()
+    await session.flush()
     return ConversationFeedbackCreated(conversation_feedback_id=row.id)
 
 
@@ -111,7 +111,7 @@ async def create_interaction_feedback(
     row = ConversationFeedback(org_id=who.org_id, conversation_id=conv.id, interaction_id=interaction_id,
                                user_id=who.user_id, user_org_id=who.org_id, content=content)
     session.add(row)
-    await session.commit()
+    await session.flush()
     return InteractionFeedbackCreated(interaction_feedback_id=row.id)
 
 
@@ -140,7 +140,7 @@ async def update_conversation_feedback(
 ) -> None:
     row = await _feedback(session, who, conversation_id, None, feedback_id, "Conversation:UpsertConversationFeedback")
     row.content = {**row.content, "comment": body.feedback}
-    await session.commit()
+    await session.flush()
 
 
 async def update_interaction_feedback(
@@ -151,7 +151,7 @@ async def update_interaction_feedback(
     if row.content.get("resolved") and body.feedback.comment != row.content.get("comment"):
         raise BadRequest("The comment of a resolved feedback cannot be changed.")
     row.content = {**row.content, "comment": body.feedback.comment, "resolved": body.feedback.resolved}
-    await session.commit()
+    await session.flush()
 
 
 async def delete_feedback(
@@ -161,7 +161,7 @@ async def delete_feedback(
                   else "Conversation:UpsertInteractionFeedback")
     row = await _feedback(session, who, conversation_id, interaction_id, feedback_id, permission)
     await session.delete(row)
-    await session.commit()
+    await session.flush()
 
 
 async def list_feedbacks(

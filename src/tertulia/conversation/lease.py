@@ -1,10 +1,19 @@
-"""The per-conversation lease: at most one create/interact/finish in flight per conversation, across processes.
+"""The per-conversation lease: at most one create/interact in flight per conversation, across processes.
 
-A lease is taken with ONE conditional UPDATE (``WHERE lock_token IS NULL OR lock_expires_at < now``), so two
-processes racing for it cannot both win; the loser answers 409. The lease outlives the longest turn
-(``LEASE_SECONDS``) and the holder renews it while a long turn streams (``Renewal``); a crashed holder's lease
-simply expires. Release is conditional on the token, so a holder never frees a lease someone else took after its
-own expired.
+The lease is its OWN short transaction, separate from the request's unit of work and from the turn's outcome
+transaction; this module is the only place that commits lease changes:
+
+* ``acquire`` (interact) — ONE conditional UPDATE (``WHERE lock_token IS NULL OR lock_expires_at < now``), so two
+  processes racing for it cannot both win; the loser answers 409.
+* ``reserve`` (create) — inserts the new conversation already holding its lease; the ``open_key`` unique
+  constraint refuses a second unfinished conversation of the same user and service in any process.
+* ``still_held`` — re-confirms the lease INSIDE the turn's outcome transaction (the only lease call that does not
+  commit by itself); ``Renewal`` extends it while a long turn streams.
+* ``release`` — frees the lease if we still hold it; a reservation whose opening turn never completed is released
+  by removing the reserved conversation (it has no interaction yet).
+
+The lease outlives the longest turn (``LEASE_SECONDS``); a crashed holder's lease simply expires. Every write is
+conditional on the token, so a holder never frees a lease someone else took after its own expired.
 """
 
 from __future__ import annotations
@@ -13,14 +22,18 @@ import asyncio
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 import anyio
-from sqlalchemy import or_, update
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tertulia.conversation.models import Conversation
+from tertulia.conversation.models import Conversation, Interaction
 from tertulia.core.clock import utcnow
+from tertulia.core.db import unit_of_work
 
 # Longer than any turn may take (the SDK reads with a 300 s timeout). TERTULIA_CONVERSATION_LEASE_SECONDS shortens
 # it (fault tests: a crashed holder's conversation is usable again sooner); renewal keeps pace with it.
@@ -32,21 +45,70 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-async def try_acquire(session: AsyncSession, org_id: str, conversation_id: str, token: str) -> bool:
-    """Take the lease on an unfinished conversation in the caller's transaction; False when held or finished."""
+def _free(now) -> object:  # noqa: ANN001
+    return or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now)
+
+
+async def acquire(sessions: async_sessionmaker, org_id: str, conversation_id: str) -> str | None:
+    """Take the lease on an unfinished conversation in its own transaction: the token, or None when it is held
+    by another request or the conversation is finished."""
+    token = new_token()
     now = utcnow()
-    result = await session.execute(
-        update(Conversation)
-        .where(
-            Conversation.org_id == org_id,
-            Conversation.id == conversation_id,
-            Conversation.is_finished.is_(False),
-            or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now),
+    async with unit_of_work(sessions) as session:
+        result = await session.execute(
+            update(Conversation)
+            .where(
+                Conversation.org_id == org_id,
+                Conversation.id == conversation_id,
+                Conversation.is_finished.is_(False),
+                _free(now),
+            )
+            .values(lock_token=token, lock_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+            .execution_options(synchronize_session=False)
         )
-        .values(lock_token=token, lock_expires_at=now + timedelta(seconds=LEASE_SECONDS))
-        .execution_options(synchronize_session=False)
+    return token if result.rowcount == 1 else None
+
+
+async def reserve(sessions: async_sessionmaker, make: Callable[[str], Conversation], org_id: str, open_key: str) -> Conversation | None:
+    """Insert the conversation ``make(token)`` builds, holding its lease, in its own transaction; None when the
+    user already has an unfinished conversation of the service. A leftover of a crashed create (no interaction,
+    lease expired) is swept away once."""
+    for attempt in range(2):
+        conv = make(new_token())
+        try:
+            async with unit_of_work(sessions) as session:
+                session.add(conv)
+            return conv
+        except IntegrityError:
+            pass
+        if attempt == 0 and await _sweep_stale(sessions, org_id, open_key):
+            continue
+        break
+    return None
+
+
+async def _sweep_stale(sessions: async_sessionmaker, org_id: str, open_key: str) -> bool:
+    """Remove an abandoned reservation of ``open_key`` (lease free, no interaction); True when the slot is free."""
+    async with unit_of_work(sessions) as session:
+        other = await session.scalar(
+            select(Conversation).where(Conversation.org_id == org_id, Conversation.open_key == open_key)
+        )
+        if other is None:
+            return True
+        expired = other.lock_token is None or (other.lock_expires_at is not None and other.lock_expires_at < utcnow())
+        if not expired or await _has_interactions(session, org_id, other.id):
+            return False
+        await session.execute(delete(Conversation).where(Conversation.id == other.id, Conversation.org_id == org_id))
+    return True
+
+
+async def _has_interactions(session: AsyncSession, org_id: str, conversation_id: str) -> bool:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Interaction)
+        .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
     )
-    return result.rowcount == 1
+    return bool(count)
 
 
 async def still_held(session: AsyncSession, org_id: str, conversation_id: str, token: str) -> bool:
@@ -60,19 +122,24 @@ async def still_held(session: AsyncSession, org_id: str, conversation_id: str, t
     return result.rowcount == 1
 
 
-async def release(sessions: async_sessionmaker, org_id: str, conversation_id: str, token: str) -> None:
-    """Free the lease if we still hold it. Shielded: runs to completion even while the request is cancelled."""
+async def release(
+    sessions: async_sessionmaker, org_id: str, conversation_id: str, token: str, *, reserved: bool = False
+) -> None:
+    """Free the lease if we still hold it, in its own transaction. ``reserved``: the lease of a create whose
+    opening turn did not complete; the reserved conversation goes with it. Shielded: runs to completion even while
+    the request is cancelled."""
     with anyio.CancelScope(shield=True):
-        async with sessions() as session:
-            await session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.org_id == org_id, Conversation.id == conversation_id, Conversation.lock_token == token
+        mine = (Conversation.org_id == org_id, Conversation.id == conversation_id, Conversation.lock_token == token)
+        async with unit_of_work(sessions) as session:
+            if reserved:
+                await session.execute(delete(Conversation).where(*mine))
+            else:
+                await session.execute(
+                    update(Conversation)
+                    .where(*mine)
+                    .values(lock_token=None, lock_expires_at=None)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(lock_token=None, lock_expires_at=None)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
 
 
 class Renewal:
@@ -86,9 +153,8 @@ class Renewal:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             with contextlib.suppress(Exception):
-                async with self.sessions() as session:
+                async with unit_of_work(self.sessions) as session:
                     await still_held(session, self.org_id, self.conversation_id, self.token)
-                    await session.commit()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())

@@ -5,16 +5,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
 
 
-async def get_conversation(session: AsyncSession, org_id: str, conversation_id: str) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(Conversation.org_id == org_id, Conversation.id == conversation_id)
+async def get_conversation(
+    session: AsyncSession, org_id: str, conversation_id: str, *, refresh: bool = False
+) -> Conversation | None:
+    """``refresh``: reload the row over what the session holds (after a bulk UPDATE of it)."""
+    query = select(Conversation).where(Conversation.org_id == org_id, Conversation.id == conversation_id)
+    if refresh:
+        query = query.execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+async def finish_if_free(session: AsyncSession, org_id: str, conversation_id: str, now: datetime) -> bool:
+    """Mark an unfinished conversation whose lease is free (or expired) finished; False when a turn holds it."""
+    result = await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.org_id == org_id,
+            Conversation.id == conversation_id,
+            Conversation.is_finished.is_(False),
+            or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now),
+        )
+        .values(is_finished=True, open_key=None, finished_at=now, lock_token=None, lock_expires_at=None)
+        .execution_options(synchronize_session=False)
     )
+    return result.rowcount == 1
 
 
 async def get_interaction(

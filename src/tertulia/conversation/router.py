@@ -25,7 +25,7 @@ from tertulia.conversation.schemas import (
 )
 from tertulia.conversation.streaming import NDJSONResponse
 from tertulia.conversation.turn import stream_turn
-from tertulia.core.errors import BadRequest
+from tertulia.core.errors import BadRequest, error_response
 from tertulia.core.ids import OBJECT_ID_PATTERN
 from tertulia.core.routing import domain_router
 from tertulia.speech.voice import response_audio_type
@@ -97,7 +97,6 @@ async def create_conversation(
 ) -> Response:
     plan = await start.plan_create(session, runtime, who, body, response_format, current_agent_action_type,
                                    emit_current_agent_action_event)
-    await session.close()
     plan.audio_type = response_audio_type(request.headers.get("accept"))
     return NDJSONResponse(stream_turn(runtime, plan), status_code=201)
 
@@ -155,8 +154,8 @@ async def finish_conversation(
     runtime: RuntimeDep,
     who: Annotated[Principal, Depends(require("Conversation:FinishConversation"))],
 ) -> Response:
-    await service.finish_conversation(session, runtime, who, conversation_id)
-    return Response(status_code=204)
+    refused = await service.finish_conversation(session, who, conversation_id)
+    return error_response(refused) if refused is not None else Response(status_code=204)
 
 
 @router.post("/conversation/{conversation_id}/interaction/{interaction_id}/recommend_responses",
@@ -238,7 +237,6 @@ async def interact_with_conversation(
         response_format=response_format, action_type=current_agent_action_type,
         emit=emit_current_agent_action_event, audio=audio,
     )
-    await session.close()
     plan.audio_type = response_audio_type(request.headers.get("accept"))
     return NDJSONResponse(stream_turn(runtime, plan))
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.analysis import schedule_post_processing
 from tertulia.auth.principal import Principal
-from tertulia.conversation import lease
 from tertulia.conversation import repository as repo
 from tertulia.conversation.models import Conversation, Message
 from tertulia.conversation.schemas import (
@@ -21,7 +20,7 @@ from tertulia.conversation.schemas import (
     ModifyConversationTagsRequest,
 )
 from tertulia.core.clock import utcnow
-from tertulia.core.errors import BadRequest, Conflict, NotFound
+from tertulia.core.errors import ApiError, BadRequest, Conflict, NotFound
 from tertulia.core.paging import apply_sort, fetch_page, page_list, parse_sort_by, parse_tag_filters, tags_match
 from tertulia.runtime import Runtime
 
@@ -133,49 +132,31 @@ def message_instance(m: Message) -> MessageInstance:
     )
 
 
-async def finish_conversation(session: AsyncSession, runtime: Runtime, who: Principal, conversation_id: str) -> None:
-    """Finish a conversation and schedule its post-processing.
+async def finish_conversation(session: AsyncSession, who: Principal, conversation_id: str) -> ApiError | None:
+    """Finish a conversation and schedule its post-processing, in the request's transaction.
 
     The spec gives two rules for a conversation without content: "400: the conversation has no interactions" and
     "if the conversation has no messages, the conversation is deleted". In tertulia every message belongs to an
     interaction and a failed opening turn removes its conversation, so the only conversation without interactions
     is one whose opening turn never committed (a crashed process). Both rules apply to it: it is DELETED and the
-    call answers 400. A conversation with interactions is finished normally (204).
-    A turn in flight holds the conversation's lease, so finishing then answers 409, as does an already-finished one.
+    call answers 400 (returned, not raised, so the deletion commits). A conversation with interactions is finished
+    normally (None: 204). A turn in flight holds the conversation's lease, so finishing then answers 409, as does an
+    already-finished one: the finishing UPDATE is conditional on both, atomically with the rest of the change.
     """
     conv = await require_conversation(session, who, conversation_id)
     who.require("User:UpdateUserInfo", {"user_id": conv.user_id})
     who.require("Conversation:FinishConversation", conv_attrs(conv))
     if conv.is_finished:
         raise Conflict(f"Conversation {conversation_id} is already finished.")
-    token = lease.new_token()
-    if not await lease.try_acquire(session, who.org_id, conv.id, token):
-        await session.rollback()
+    if not await repo.finish_if_free(session, who.org_id, conv.id, utcnow()):
         raise Conflict("A related operation is in progress on this conversation, or it has finished; retry later.")
-    await session.commit()
-    try:
-        if await repo.count_interactions(session, who.org_id, conv.id) == 0:
-            await session.execute(delete(Conversation).where(Conversation.org_id == who.org_id, Conversation.id == conv.id))
-            await session.commit()
-            raise BadRequest("The conversation has no interactions; it was deleted.")
-        conv = await session.scalar(
-            select(Conversation)
-            .where(Conversation.org_id == who.org_id, Conversation.id == conv.id)
-            .execution_options(populate_existing=True)
-        )
-        assert conv is not None
-        conv.is_finished = True
-        conv.open_key = None
-        conv.finished_at = utcnow()
-        conv.lock_token = None
-        conv.lock_expires_at = None
-        await session.flush()
-        await schedule_post_processing(session, conv)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        await lease.release(runtime.db.sessions, who.org_id, conversation_id, token)
-        raise
+    if await repo.count_interactions(session, who.org_id, conv.id) == 0:
+        await session.execute(delete(Conversation).where(Conversation.org_id == who.org_id, Conversation.id == conv.id))
+        return BadRequest("The conversation has no interactions; it was deleted.")
+    conv = await repo.get_conversation(session, who.org_id, conv.id, refresh=True)
+    assert conv is not None
+    await schedule_post_processing(session, conv)
+    return None
 
 
 async def modify_tags(session: AsyncSession, who: Principal, conversation_id: str, body: ModifyConversationTagsRequest) -> None:
@@ -188,7 +169,7 @@ async def modify_tags(session: AsyncSession, who: Principal, conversation_id: st
     if len(tags) > MAX_TAGS:
         raise BadRequest(f"The conversation cannot contain more than {MAX_TAGS} tags.")
     conv.tags = tags
-    await session.commit()
+    await session.flush()
 
 
 INSIGHT_DEFAULTS: dict[str, Any] = {

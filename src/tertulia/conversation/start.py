@@ -7,8 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.auth.principal import Principal
@@ -119,38 +118,6 @@ def check_voice_output(runtime: Runtime, agent: dict[str, Any], response_format:
         raise BadRequest("Voice responses need a text-to-speech adapter, and none is configured on this server.")
 
 
-async def _reserve(session: AsyncSession, make: Any, org_id: str, open_key: str) -> Conversation:
-    """Insert the conversation holding its lease; the ``open_key`` unique constraint refuses a second unfinished
-    conversation of the same user and service (in any process). A leftover of a crashed create (no interaction,
-    lease expired) is swept away once."""
-    for attempt in range(2):
-        conv = make()
-        session.add(conv)
-        try:
-            await session.commit()
-            return conv
-        except IntegrityError:
-            await session.rollback()
-        if attempt == 0 and await _sweep_stale(session, org_id, open_key):
-            continue
-        break
-    raise BadRequest(
-        "The user already has an unfinished conversation for this service; finish it before starting another."
-    )
-
-
-async def _sweep_stale(session: AsyncSession, org_id: str, open_key: str) -> bool:
-    other = await session.scalar(select(Conversation).where(Conversation.org_id == org_id, Conversation.open_key == open_key))
-    if other is None:
-        return True
-    expired = other.lock_token is None or (other.lock_expires_at is not None and other.lock_expires_at < utcnow())
-    if not expired or await repo.count_interactions(session, org_id, other.id) > 0:
-        return False
-    await session.execute(delete(Conversation).where(Conversation.id == other.id, Conversation.org_id == org_id))
-    await session.commit()
-    return True
-
-
 async def plan_create(
     session: AsyncSession,
     runtime: Runtime,
@@ -169,29 +136,13 @@ async def plan_create(
         raise Unprocessable("initial_message_type can only be specified together with initial_message.")
     resolved = await resolve_version_set(session, who.org_id, body.service_id, body.service_version_set_name)
     check_voice_output(runtime, resolved.agent, response_format)
-    token = lease.new_token()
     now = utcnow()
     open_key = f"{who.user_id}|{body.service_id}"
-
-    def make() -> Conversation:
-        return Conversation(
-            id=new_object_id(),
-            org_id=who.org_id,
-            user_id=who.user_id,
-            service_id=body.service_id,
-            version_set_info=resolved.version_set_info,
-            is_test=body.is_test,
-            tags=dict(body.tags),
-            open_key=open_key,
-            lock_token=token,
-            lock_expires_at=now + timedelta(seconds=lease.LEASE_SECONDS),
-            created_at=now,
-            num_messages=0,
-            num_interactions=0,
-            is_finished=False,
-        )
-
-    conv = await _reserve(session, make, who.org_id, open_key)
+    conv = Conversation(
+        id=new_object_id(), org_id=who.org_id, user_id=who.user_id, service_id=body.service_id,
+        version_set_info=resolved.version_set_info, is_test=body.is_test, tags=dict(body.tags), open_key=open_key,
+        created_at=now, num_messages=0, num_interactions=0, is_finished=False,
+    )
     user, user_model = await _user_context(session, who.org_id, who.user_id)
     interaction_id = new_object_id()
     new: list[PendingMessage] = []
@@ -203,13 +154,23 @@ async def plan_create(
         resolved.agent, resolved.graph, resolved.referenced_graphs, resolved.llm_model_preferences, resolved.behaviors
     )
     agent_message_id = new_object_id()
-    try:
-        request = await _turn_request(session, conv, versions, interaction_id, new, user, user_model, agent_message_id)
-        request.voice_response = response_format == "voice"
-    except BaseException:
-        await session.execute(delete(Conversation).where(Conversation.id == conv.id, Conversation.org_id == who.org_id))
-        await session.commit()
-        raise
+    request = await _turn_request(session, conv, versions, interaction_id, new, user, user_model, agent_message_id)
+    request.voice_response = response_format == "voice"
+
+    def holding(token: str) -> Conversation:  # the row as inserted by the lease (a fresh object per attempt)
+        return Conversation(
+            id=conv.id, org_id=conv.org_id, user_id=conv.user_id, service_id=conv.service_id,
+            version_set_info=conv.version_set_info, is_test=conv.is_test, tags=dict(conv.tags), open_key=open_key,
+            lock_token=token, lock_expires_at=now + timedelta(seconds=lease.LEASE_SECONDS), created_at=now,
+            num_messages=0, num_interactions=0, is_finished=False,
+        )
+
+    reserved = await lease.reserve(runtime.db.sessions, holding, who.org_id, open_key)  # the last step: no undo
+    if reserved is None:
+        raise BadRequest(
+            "The user already has an unfinished conversation for this service; finish it before starting another."
+        )
+    token = reserved.lock_token
     return TurnPlan(
         org_id=who.org_id,
         conversation_id=conv.id,
@@ -302,17 +263,15 @@ async def plan_interact(
         )
         new.append(main)
         leading.append({"type": "user-message-available", "message_id": main.id, "user_message": main.text})
-    token = lease.new_token()
-    if not await lease.try_acquire(session, conv.org_id, conv.id, token):
-        await session.rollback()
+    token = await lease.acquire(runtime.db.sessions, conv.org_id, conv.id)
+    if token is None:
         raise Conflict("A related operation is in progress on this conversation, or it has finished; retry later.")
-    await session.commit()
     interaction_id = new_object_id()
     agent_message_id = new_object_id()
-    try:
+    try:  # the lease is held from here on: any failure before the stream starts releases it
         request = await _turn_request(session, conv, versions, interaction_id, new, user, user_model, agent_message_id)
         request.voice_response = response_format == "voice"
-        if audio is not None and message_type != "skip":  # stored once the turn may run; discard_turn removes it
+        if audio is not None and message_type != "skip":  # stored once the turn may run; the stream's cleanup removes it
             from tertulia.conversation.voice import store_audio
 
             new[-1].audio_key, new[-1].audio_content_type = await store_audio(runtime, conv, new[-1].id, *audio)

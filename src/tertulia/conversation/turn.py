@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from tertulia.analysis import schedule_post_processing
 from tertulia.conversation import lease
@@ -207,29 +207,19 @@ async def stream_turn(runtime: Runtime, plan: TurnPlan) -> AsyncIterator[bytes]:
 
 
 async def discard_turn(runtime: Runtime, plan: TurnPlan) -> None:
-    """Leave nothing of a failed or abandoned turn: free the lease, or drop the conversation a create reserved."""
+    """Leave nothing of a failed or abandoned turn: its stored audio goes, and the lease is released (a create's
+    reservation with it). Nothing else was written: the outcome is written only by ``commit_turn``."""
     with anyio.CancelScope(shield=True):
         from tertulia.conversation.voice import discard_audio
 
         await discard_audio(runtime, [m.audio_key for m in plan.new_messages] + [plan.agent_audio_key])
-        if not plan.is_opening:
-            await lease.release(runtime.db.sessions, plan.org_id, plan.conversation_id, plan.token)
-            return
-        async with runtime.db.sessions() as session:
-            await session.execute(
-                delete(Conversation).where(
-                    Conversation.org_id == plan.org_id,
-                    Conversation.id == plan.conversation_id,
-                    Conversation.lock_token == plan.token,
-                )
-            )
-            await session.commit()
+        await lease.release(runtime.db.sessions, plan.org_id, plan.conversation_id, plan.token, reserved=plan.is_opening)
 
 
 async def commit_turn(runtime: Runtime, plan: TurnPlan, outcome: TurnOutcome) -> None:
-    """Write the whole turn in one transaction (and release the lease in it)."""
+    """Write the whole turn in ONE transaction (the turn's outcome; it re-confirms and releases the lease)."""
     now = utcnow()
-    async with runtime.db.sessions() as session:
+    async with runtime.db.unit_of_work() as session:
         if not await lease.still_held(session, plan.org_id, plan.conversation_id, plan.token):
             raise EngineError("The conversation was taken over by another request; the turn was discarded.", 409)
         conv = await session.scalar(
@@ -322,4 +312,3 @@ async def commit_turn(runtime: Runtime, plan: TurnPlan, outcome: TurnOutcome) ->
             conv.finished_at = now
             await session.flush()
             await schedule_post_processing(session, conv)
-        await session.commit()

@@ -7,6 +7,7 @@ only portable column types (``UTCDateTime``, ``JSONType``) so the same schema an
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +93,23 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit once when the block completes, roll back when it raises.
+
+    This is THE place work is committed. Use cases and repositories only ``flush``; the request's session
+    dependency (``auth.deps.get_session``), the job queue and the conversation lease open their units of work
+    here (or commit their own short, named transactions). An error raised inside the block rolls everything back.
+    """
+    async with sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
 class Database:
     """One engine + session factory per process."""
 
@@ -104,9 +122,9 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+    def unit_of_work(self) -> Any:
+        """``async with db.unit_of_work() as session``: one transaction, committed once when the block succeeds."""
+        return unit_of_work(self.sessions)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -56,13 +56,19 @@ class Unavailable(ApiError):
     status_code = 503
 
 
+def error_response(exc: ApiError) -> JSONResponse:
+    """The response an ``ApiError`` maps to. Returned (not raised) by a handler whose change must still commit
+    (the request's unit of work commits a returned response and rolls back a raised error)."""
+    detail: object = exc.detail
+    if exc.status_code == 422:  # documented as FastAPI's HTTPValidationError: a list of {loc, msg, type}
+        detail = [{"type": "value_error", "loc": [], "msg": exc.detail}]
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        detail: object = exc.detail
-        if exc.status_code == 422:  # documented as FastAPI's HTTPValidationError: a list of {loc, msg, type}
-            detail = [{"type": "value_error", "loc": [], "msg": exc.detail}]
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        return error_response(exc)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

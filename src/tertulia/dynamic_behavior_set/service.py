@@ -70,7 +70,7 @@ async def create_set(
         conversation_triggers=list(initial.conversation_triggers), actions=_actions(initial.actions), creator=creator,
     ))
     await resource_updated(session, org_id, "dynamic_behavior_set", row.id, 1, "created")
-    await session.commit()
+    await session.flush()
     return row.id
 
 
@@ -169,7 +169,7 @@ async def update_set(session: AsyncSession, org_id: str, updater: dict[str, Any]
     row.updated_by = updater
     row.updated_at = utcnow()
     await resource_updated(session, org_id, "dynamic_behavior_set", set_id, None, "updated")
-    await session.commit()
+    await session.flush()
 
 
 async def delete_set(session: AsyncSession, org_id: str, set_id: str) -> dict:
@@ -180,7 +180,7 @@ async def delete_set(session: AsyncSession, org_id: str, set_id: str) -> dict:
     await session.execute(delete(DynamicBehaviorSet).where(
         DynamicBehaviorSet.org_id == org_id, DynamicBehaviorSet.id == set_id))
     await resource_updated(session, org_id, "dynamic_behavior_set", set_id, None, "deleted")
-    await session.commit()
+    await session.flush()
     return {}
 
 
@@ -199,9 +199,8 @@ async def create_version(session: AsyncSession, org_id: str, creator: dict[str, 
     row.updated_at = utcnow()
     try:
         await resource_updated(session, org_id, "dynamic_behavior_set", set_id, next_version, "created")
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("Another version of this set was created concurrently; retry.") from exc
     return next_version
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,14 @@ class JobContext:
     async def complete(self, session: AsyncSession) -> None:
         """Settle the job inside the handler's own transaction (exactly-once in effect); call it first."""
         await self.runtime.jobs.complete(session, self.job)
+
+    @asynccontextmanager
+    async def settle(self) -> AsyncIterator[AsyncSession]:
+        """The handler's result transaction: settles the job first (``LeaseLost`` when another worker reclaimed it),
+        then the block writes the results; ONE commit when the block completes, nothing when it raises."""
+        async with self.runtime.db.unit_of_work() as session:
+            await self.complete(session)
+            yield session
 
 
 Handler = Callable[[JobContext], Awaitable[None]]

@@ -59,9 +59,8 @@ class Worker:
         try:
             await kind.handler(JobContext(self.runtime, job))
             if job.status != "succeeded":
-                async with self.runtime.db.sessions() as session:
+                async with self.runtime.db.unit_of_work() as session:
                     await self.queue.complete(session, job)
-                    await session.commit()
         except LeaseLost:
             log.warning("job %s (%s): lease lost to another worker; results discarded", job.id, job.kind)
         except asyncio.CancelledError:
@@ -106,9 +105,8 @@ class Worker:
         for kind, period in periodic_kinds().items():
             seconds = max(1.0, float(period(self.settings)))
             bucket = int(now.timestamp() // seconds)
-            async with self.runtime.db.sessions() as session:
+            async with self.runtime.db.unit_of_work() as session:
                 await enqueue_job(session, kind, {}, dedupe_key=f"periodic:{kind}:{seconds:g}:{bucket}", max_attempts=3)
-                await session.commit()
             wait = min(wait, (bucket + 1) * seconds - now.timestamp() + 0.01)
         return max(0.5, wait)
 

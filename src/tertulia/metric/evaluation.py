@@ -103,7 +103,6 @@ async def evaluate_now(session: AsyncSession, llm: Any, who: Any, body: Any) -> 
     if not transcript.messages:
         raise BadRequest("The conversation has no interactions.")
     versions = await latest_versions(session, who.org_id, list(metrics.values()))
-    await session.commit()  # end the read transaction before the (slow) LLM calls
     answers, rows = [], []
     for metric_id in metric_ids:
         metric, version = metrics[metric_id], versions[metric_id]
@@ -118,5 +117,5 @@ async def evaluate_now(session: AsyncSession, llm: Any, who: Any, body: Any) -> 
         }
         rows.append(result_row(who.org_id, metric, version, verdict, source, f"manual:{body.conversation_id}:{metric_id}"))
     await replace_results(session, rows)
-    await session.commit()
+    await session.flush()
     return s.EvaluateMetricsResponse(metrics=answers)

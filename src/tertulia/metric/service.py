@@ -70,7 +70,7 @@ async def create_metric(session: AsyncSession, who: Principal, body: s.CreateMet
         metric_value=initial.metric_value.model_dump(mode="json"), creator=who.user_info, created_at=now,
     ))
     await resource_updated(session, who.org_id, "metric", metric.id, 1, "created")
-    await session.commit()
+    await session.flush()
     return s.CreateMetricResponse(id=metric.id)
 
 
@@ -124,7 +124,7 @@ async def update_metric(session: AsyncSession, who: Principal, metric_id: str, b
     metric.updated_by = who.user_info
     metric.updated_at = utcnow()
     await resource_updated(session, who.org_id, "metric", metric_id, None, "updated")
-    await session.commit()
+    await session.flush()
     return {}
 
 
@@ -135,7 +135,7 @@ async def delete_metric(session: AsyncSession, who: Principal, metric_id: str) -
     metric.updated_by = who.user_info
     metric.updated_at = utcnow()
     await resource_updated(session, who.org_id, "metric", metric_id, None, "deleted")
-    await session.commit()
+    await session.flush()
     return {}
 
 
@@ -198,9 +198,8 @@ async def create_version(
     metric.updated_by = who.user_info
     try:
         await resource_updated(session, who.org_id, "metric", metric_id, next_version, "created")
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("Another version of this metric was created at the same time; retry.") from exc
     return s.CreateMetricVersionResponse(version=next_version)
 

@@ -67,7 +67,7 @@ async def create_organization(
         if body.default_user_preferences
         else None,
     )
-    await session.commit()
+    await session.flush()
     return CreateOrganizationResponse(org_id=org_id)
 
 
@@ -77,7 +77,7 @@ async def modify_organization(session: AsyncSession, who: Principal, body: Modif
         org.user_dimensions = [d.model_dump() for d in body.user_dimensions]
     if body.default_user_preferences is not None:
         org.default_user_preferences = body.default_user_preferences.model_dump(mode="json")
-    await session.commit()
+    await session.flush()
 
 
 async def delete_organization(session: AsyncSession, who: Principal) -> None:
@@ -94,7 +94,7 @@ async def delete_organization(session: AsyncSession, who: Principal) -> None:
             await session.execute(delete(table).where(table.c.org_id == org.id))
     await session.delete(org)
     await queue_blob_purge(session, org.id)
-    await session.commit()
+    await session.flush()
 
 
 async def user_dimensions(session: AsyncSession, who: Principal) -> GetUserDimensionsResponse:

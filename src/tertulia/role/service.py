@@ -53,7 +53,7 @@ async def create_role(session: AsyncSession, who: Principal, body: CreateRoleReq
         permission_grants=[g.stored() for g in body.permission_grants],
     )
     session.add(role)
-    await session.commit()
+    await session.flush()
     return RoleIdResponse(role_id=role.id)
 
 
@@ -85,7 +85,7 @@ async def modify_role(session: AsyncSession, who: Principal, name: str, body: Mo
     if grants == role.permission_grants and view == role.frontend_view:
         if body.description is not None:
             role.description = body.description
-        await session.commit()
+        await session.flush()
         return RoleIdResponse(role_id=role.id)
     await ensure_at_least_as_permissive(session, who, grants, f"the modified role {name!r}")
     clone = Role(
@@ -99,7 +99,7 @@ async def modify_role(session: AsyncSession, who: Principal, name: str, body: Mo
     session.add(clone)
     await session.flush()
     await repo.move_holders(session, who.org_id, role.id, clone.id)
-    await session.commit()
+    await session.flush()
     return RoleIdResponse(role_id=clone.id)
 
 
@@ -113,7 +113,7 @@ async def assign_role(session: AsyncSession, who: Principal, name: str, user_id:
     if current is not None:
         await ensure_at_least_as_permissive(session, who, current.permission_grants, "this user's current role")
     user.role_id = role.id
-    await session.commit()
+    await session.flush()
     return RoleIdResponse(role_id=role.id)
 
 
@@ -133,7 +133,7 @@ async def create_grant(
         tags=dict(body.tags),
     )
     session.add(row)
-    await session.commit()
+    await session.flush()
     return CreateTemporaryPermissionGrantResponse(temporary_permission_grant_id=row.id, expires_at=row.expires_at)
 
 

@@ -109,7 +109,7 @@ async def create_service(session: AsyncSession, org_id: str, creator: dict[str, 
     session.add(service)
     await session.flush()
     await resource_updated(session, org_id, "service", service.id, None, "created")
-    await session.commit()
+    await session.flush()
     return service.id
 
 
@@ -204,7 +204,7 @@ async def update_service(
         service.keyterms = list(body.keyterms)
     service.updated_by = updater
     await resource_updated(session, org_id, "service", service.id, None, "updated")
-    await session.commit()
+    await session.flush()
     return {}
 
 
@@ -223,7 +223,7 @@ async def upsert_version_set(
     service.version_sets = sets
     service.updated_by = who.user_info
     await resource_updated(session, who.org_id, "service", service.id, None, "updated")
-    await session.commit()
+    await session.flush()
 
 
 async def delete_version_set(session: AsyncSession, who: Any, service_id: str, name: str) -> None:
@@ -238,4 +238,4 @@ async def delete_version_set(session: AsyncSession, who: Any, service_id: str, n
     service.version_sets = sets
     service.updated_by = who.user_info
     await resource_updated(session, who.org_id, "service", service.id, None, "updated")
-    await session.commit()
+    await session.flush()

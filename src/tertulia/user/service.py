@@ -95,9 +95,8 @@ async def invite_user(session: AsyncSession, who: Principal, body: CreateInvited
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict(f"A user with email {body.email} already exists in this organization.") from exc
     return CreateInvitedUserResponse(user_id=user.user_id, verify_link=None)
 
@@ -152,7 +151,7 @@ async def update_user(session: AsyncSession, who: Principal, user_id: str, body:
     user.preferences = prefs
     if body.additional_context is not None:
         user.additional_context = list(body.additional_context)
-    await session.commit()
+    await session.flush()
 
 
 async def delete_user(session: AsyncSession, who: Principal, user_id: str) -> None:
@@ -165,7 +164,7 @@ async def delete_user(session: AsyncSession, who: Principal, user_id: str) -> No
     if role is not None and user.user_id != who.user_id:
         await ensure_at_least_as_permissive(session, who, role.permission_grants, "this user's role")
     await repo.delete_user_rows(session, who.org_id, user_id)
-    await session.commit()
+    await session.flush()
 
 
 async def modify_variables(session: AsyncSession, who: Principal, user_id: str, body: ModifyUserVariablesRequest) -> None:
@@ -193,7 +192,7 @@ async def modify_variables(session: AsyncSession, who: Principal, user_id: str, 
         raise BadRequest(f"A user may have at most {MAX_NONSENSITIVE} nonsensitive variables.")
     user.nonsensitive_variables = plain
     user.sensitive_variables = secret
-    await session.commit()
+    await session.flush()
 
 
 async def sign_in_with_email(session: AsyncSession, org_id: str) -> dict[str, Any]:

@@ -50,15 +50,16 @@ async def deliver(ctx: JobContext) -> None:
                     WebhookDestination.org_id == delivery.org_id, WebhookDestination.id == delivery.destination_id
                 )
             )
-        if delivery is None or destination is None or delivery.status == "success":
-            await ctx.complete(session)  # nothing (left) to send: the destination was deleted, or already delivered
-            await session.commit()
+        nothing_to_send = delivery is None or destination is None or delivery.status == "success"
+        if not nothing_to_send:
+            now = utcnow()
+            secrets = [unseal(destination.sealed_secret, runtime.jwt_secret)]
+            if destination.sealed_previous_secret and destination.dual_signing_stops_at and now < destination.dual_signing_stops_at:
+                secrets.append(unseal(destination.sealed_previous_secret, runtime.jwt_secret))
+            url = destination.url
+    if nothing_to_send:  # the destination was deleted, or the delivery already went through
+        async with ctx.settle():
             return
-        now = utcnow()
-        secrets = [unseal(destination.sealed_secret, runtime.jwt_secret)]
-        if destination.sealed_previous_secret and destination.dual_signing_stops_at and now < destination.dual_signing_stops_at:
-            secrets.append(unseal(destination.sealed_previous_secret, runtime.jwt_secret))
-        url = destination.url
     body = render_body(delivery.webhook_content)
     timestamp = str(int(time.time() * 1000))
     headers = {
@@ -78,7 +79,7 @@ async def deliver(ctx: JobContext) -> None:
         log.warning("webhook delivery %s: %s", delivery.id, type(exc).__name__)
         status_code = CONNECTION_FAILED
     ok = 200 <= status_code < 300
-    async with runtime.db.sessions() as session:
+    async with runtime.db.unit_of_work() as session:
         if ok:
             await ctx.complete(session)
         row = await session.get(WebhookDelivery, delivery.id)
@@ -86,7 +87,6 @@ async def deliver(ctx: JobContext) -> None:
         row.status = "success" if ok else "failed"
         row.dual_signed = row.dual_signed or len(secrets) > 1
         row.updated_at = utcnow()
-        await session.commit()
     if not ok:
         raise DeliveryFailed(f"destination answered {status_code or 'no response'}")
 

@@ -65,7 +65,7 @@ async def create_destination(
         created_at=now, updated_at=now,
     )
     session.add(row)
-    await session.commit()
+    await session.flush()
     return s.CreateWebhookDestinationResponse(webhook_destination_id=row.id, secret=secret)
 
 
@@ -86,13 +86,13 @@ async def update_destination(
     if body.accepted_types is not None:
         row.accepted_types = list(dict.fromkeys(body.accepted_types))
     row.updated_at = utcnow()
-    await session.commit()
+    await session.flush()
 
 
 async def delete_destination(session: AsyncSession, who: Principal, destination_id: str) -> None:
     row = await require_destination(session, who.org_id, destination_id)
     await session.delete(row)  # queued deliveries to it are settled as no-ops by the delivery job
-    await session.commit()
+    await session.flush()
 
 
 async def rotate_secret(
@@ -108,7 +108,7 @@ async def rotate_secret(
     row.secret_generated_at = now
     row.dual_signing_stops_at = now + DUAL_SIGNING_WINDOW
     row.updated_at = now
-    await session.commit()
+    await session.flush()
     return s.RotateWebhookDestinationSecretResponse(secret=secret, dual_signing_stops_at=row.dual_signing_stops_at)
 
 

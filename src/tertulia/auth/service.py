@@ -42,7 +42,7 @@ async def sign_in_with_api_key(
             .values(secret_hash=hash_secret(secret, pepper))
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
+        await session.flush()  # committed by the request (a refused sign-in keeps the old hash)
     row = (
         await session.execute(
             select(User, Role).join(Role, Role.id == User.role_id).where(User.org_id == org_id, User.user_id == user_id)

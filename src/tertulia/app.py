@@ -27,6 +27,7 @@ DOMAINS = (
     "metric",
     "webhook",
     "admin",
+    "simulation",
 )
 
 

@@ -22,6 +22,7 @@ DOMAIN_MODELS = (
     "metric",
     "webhook",
     "jobs",
+    "simulation",
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:52:05.874875
+Create Date: 2026-12-01 09:33:42.648463
 """
 
 from __future__ import annotations
@@ -253,6 +253,176 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_services_agent_id'), ['agent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_services_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_services_service_hierarchical_state_machine_id'), ['service_hierarchical_state_machine_id'], unique=False)
+
+    op.create_table('simulation_persona_versions',
+    sa.Column('persona_id', sa.String(length=24), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('background', sa.Text(), nullable=False),
+    sa.Column('preferred_language', sa.String(length=8), nullable=True),
+    sa.Column('timezone', sa.String(length=64), nullable=True),
+    sa.Column('user_models', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('nonsensitive_user_variables', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('sensitive_user_variables', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_persona_versions')),
+    sa.UniqueConstraint('persona_id', 'version', name=op.f('uq_simulation_persona_versions_persona_id'))
+    )
+    with op.batch_alter_table('simulation_persona_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_persona_versions_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_persona_versions_persona_id'), ['persona_id'], unique=False)
+
+    op.create_table('simulation_personas',
+    sa.Column('name', sa.String(length=256), nullable=False),
+    sa.Column('role', sa.String(length=256), nullable=False),
+    sa.Column('tags', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('latest_version', sa.Integer(), nullable=False),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_by', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_personas'))
+    )
+    with op.batch_alter_table('simulation_personas', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_personas_is_deleted'), ['is_deleted'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_personas_org_id'), ['org_id'], unique=False)
+
+    op.create_table('simulation_run_items',
+    sa.Column('run_id', sa.String(length=24), nullable=False),
+    sa.Column('unit_test_id', sa.String(length=24), nullable=False),
+    sa.Column('run_index', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('failure', sa.Text(), nullable=True),
+    sa.Column('stop_reason', sa.String(length=32), nullable=True),
+    sa.Column('conversation_id', sa.String(length=24), nullable=True),
+    sa.Column('interactions', sa.Integer(), nullable=False),
+    sa.Column('metric_results', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('started_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_run_items')),
+    sa.UniqueConstraint('run_id', 'position', name=op.f('uq_simulation_run_items_run_id'))
+    )
+    with op.batch_alter_table('simulation_run_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_run_items_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_run_items_run_id'), ['run_id'], unique=False)
+
+    op.create_table('simulation_scenario_versions',
+    sa.Column('scenario_id', sa.String(length=24), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('objective', sa.Text(), nullable=False),
+    sa.Column('instructions', sa.Text(), nullable=False),
+    sa.Column('initial_message_type', sa.String(length=16), nullable=False),
+    sa.Column('conversation_starts_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_scenario_versions')),
+    sa.UniqueConstraint('scenario_id', 'version', name=op.f('uq_simulation_scenario_versions_scenario_id'))
+    )
+    with op.batch_alter_table('simulation_scenario_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_scenario_versions_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_scenario_versions_scenario_id'), ['scenario_id'], unique=False)
+
+    op.create_table('simulation_scenarios',
+    sa.Column('name', sa.String(length=256), nullable=False),
+    sa.Column('tags', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('latest_version', sa.Integer(), nullable=False),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_by', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_scenarios'))
+    )
+    with op.batch_alter_table('simulation_scenarios', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_scenarios_is_deleted'), ['is_deleted'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_scenarios_org_id'), ['org_id'], unique=False)
+
+    op.create_table('simulation_unit_test_set_runs',
+    sa.Column('unit_test_set_id', sa.String(length=24), nullable=False),
+    sa.Column('unit_test_run_specs', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('is_completed', sa.Boolean(), nullable=False),
+    sa.Column('failed_metrics', sa.Boolean(), nullable=False),
+    sa.Column('errored', sa.Boolean(), nullable=False),
+    sa.Column('artifacts_generated', sa.Boolean(), nullable=False),
+    sa.Column('artifacts_key', sa.String(length=256), nullable=True),
+    sa.Column('total_items', sa.Integer(), nullable=False),
+    sa.Column('concurrency', sa.Integer(), nullable=False),
+    sa.Column('open_key', sa.String(length=200), nullable=True),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('finished_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_unit_test_set_runs')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_simulation_unit_test_set_runs_open_key'))
+    )
+    with op.batch_alter_table('simulation_unit_test_set_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_unit_test_set_runs_is_completed'), ['is_completed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_test_set_runs_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_test_set_runs_unit_test_set_id'), ['unit_test_set_id'], unique=False)
+
+    op.create_table('simulation_unit_test_sets',
+    sa.Column('name', sa.String(length=256), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('unit_test_runs', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('last_triggered_run_id', sa.String(length=24), nullable=True),
+    sa.Column('tags', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_by', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_unit_test_sets'))
+    )
+    with op.batch_alter_table('simulation_unit_test_sets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_unit_test_sets_is_deleted'), ['is_deleted'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_test_sets_org_id'), ['org_id'], unique=False)
+
+    op.create_table('simulation_unit_tests',
+    sa.Column('name', sa.String(length=256), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('service_id', sa.String(length=24), nullable=False),
+    sa.Column('service_version_set_name', sa.String(length=256), nullable=False),
+    sa.Column('persona_id', sa.String(length=24), nullable=False),
+    sa.Column('scenario_id', sa.String(length=24), nullable=False),
+    sa.Column('max_interactions', sa.Integer(), nullable=False),
+    sa.Column('success_criterions', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('tags', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('creator', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_by', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_unit_tests'))
+    )
+    with op.batch_alter_table('simulation_unit_tests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_unit_tests_is_deleted'), ['is_deleted'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_tests_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_tests_persona_id'), ['persona_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_tests_scenario_id'), ['scenario_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_unit_tests_service_id'), ['service_id'], unique=False)
 
     op.create_table('state_machines',
     sa.Column('name', sa.String(length=256), nullable=False),
@@ -554,6 +724,50 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_state_machines_org_id'))
 
     op.drop_table('state_machines')
+    with op.batch_alter_table('simulation_unit_tests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_tests_service_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_tests_scenario_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_tests_persona_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_tests_org_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_tests_is_deleted'))
+
+    op.drop_table('simulation_unit_tests')
+    with op.batch_alter_table('simulation_unit_test_sets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_test_sets_org_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_test_sets_is_deleted'))
+
+    op.drop_table('simulation_unit_test_sets')
+    with op.batch_alter_table('simulation_unit_test_set_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_test_set_runs_unit_test_set_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_test_set_runs_org_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_unit_test_set_runs_is_completed'))
+
+    op.drop_table('simulation_unit_test_set_runs')
+    with op.batch_alter_table('simulation_scenarios', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_scenarios_org_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_scenarios_is_deleted'))
+
+    op.drop_table('simulation_scenarios')
+    with op.batch_alter_table('simulation_scenario_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_scenario_versions_scenario_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_scenario_versions_org_id'))
+
+    op.drop_table('simulation_scenario_versions')
+    with op.batch_alter_table('simulation_run_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_run_items_run_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_run_items_org_id'))
+
+    op.drop_table('simulation_run_items')
+    with op.batch_alter_table('simulation_personas', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_personas_org_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_personas_is_deleted'))
+
+    op.drop_table('simulation_personas')
+    with op.batch_alter_table('simulation_persona_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_persona_versions_persona_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_persona_versions_org_id'))
+
+    op.drop_table('simulation_persona_versions')
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_services_service_hierarchical_state_machine_id'))
         batch_op.drop_index(batch_op.f('ix_services_org_id'))

@@ -1,4 +1,5 @@
-"""OpenAI-compatible adapter (OpenAI, vLLM, llama.cpp server, Ollama, LM Studio, ...) via ``openai.AsyncOpenAI``.
+"""OpenAI-compatible adapter (OpenAI, vLLM, llama.cpp server, Ollama, LM Studio, ...) over one pooled HTTP client per
+adapter (``openai_http.py``: keep-alive connections shared by every turn, orjson, retries).
 
 * Replies: streaming chat completions.
 * Decisions: ``response_format={"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``; ``strict`` is
@@ -9,6 +10,8 @@
   unmapped name. Without a map, names are sent as they are.
 * Only well-known sampling params are forwarded from ``LLMConfig.params``.
 * Timeouts → ``EngineError(504)``; other API errors → ``EngineError(502)`` with the provider's message.
+* Request bodies keep a stable order (model, messages, then options), so consecutive calls of one kind share a long
+  prefix that a provider's prompt cache can reuse (``benchmarks/load.py`` reports the share).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from tertulia.engine.adapters.openai_http import OpenAIHttp, translate
 from tertulia.engine.contract import EngineError
 from tertulia.engine.ports import LLMRequest
 
@@ -44,26 +48,10 @@ def strict_compatible(schema: Any) -> bool:
     return True
 
 
-def _translate(exc: Exception, what: str) -> EngineError:
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return EngineError(f"The language model timed out during {what}.", 504)
-    if isinstance(exc, openai.APIStatusError):
-        return EngineError(f"The language model provider answered {exc.status_code} during {what}: {exc.message}", 502)
-    if isinstance(exc, openai.APIConnectionError):
-        return EngineError(f"The language model provider is unreachable during {what}: {exc}", 502)
-    return EngineError(f"The language model failed during {what}: {exc}", 502)
-
-
 class OpenAICompatLLM:
     def __init__(self, base_url: str | None, api_key: str | None, default_model: str, timeout: float = 120.0,
                  model_map: dict[str, str] | None = None, max_retries: int = 1) -> None:
-        import openai
-
-        self.client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
-        )
+        self.http = OpenAIHttp(base_url, api_key, timeout, max_retries)
         self.default_model = default_model
         self.model_map = dict(model_map or {})
 
@@ -89,29 +77,29 @@ class OpenAICompatLLM:
 
     async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
         try:
-            stream = await self.client.chat.completions.create(stream=True, **self._kwargs(request))
-            async for chunk in stream:
-                for choice in chunk.choices or []:
-                    text = getattr(choice.delta, "content", None) if choice.delta else None
+            async for chunk in self.http.stream_events("/chat/completions", {**self._kwargs(request), "stream": True}):
+                for choice in chunk.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content")
                     if text:
                         yield text
         except EngineError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, request.interaction) from exc
+            raise translate(exc, request.interaction) from exc
 
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
         fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
                                                       "strict": strict_compatible(schema)}}
         try:
-            response = await self.client.chat.completions.create(response_format=fmt, **self._kwargs(request))
+            response = await self.http.post_json("/chat/completions", {**self._kwargs(request), "response_format": fmt})
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, request.interaction) from exc
-        content = (response.choices[0].message.content or "") if response.choices else ""
+            raise translate(exc, request.interaction) from exc
+        choices = response.get("choices") if isinstance(response, dict) else None
+        content = ((choices[0].get("message") or {}).get("content") or "") if choices else ""
         return parse_json_object(content, request.interaction)
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.http.aclose()
 
 
 def parse_json_object(content: str, what: str) -> dict[str, Any]:
@@ -134,9 +122,7 @@ def parse_json_object(content: str, what: str) -> dict[str, Any]:
 
 class OpenAICompatEmbedder:
     def __init__(self, base_url: str, api_key: str | None, model: str, timeout: float = 60.0) -> None:
-        import openai
-
-        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout)
+        self.http = OpenAIHttp(base_url, api_key, timeout)
         self.model = model
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -145,13 +131,13 @@ class OpenAICompatEmbedder:
         if not texts:
             return []
         try:
-            response = await self.client.embeddings.create(model=self.model, input=list(texts))
+            response = await self.http.post_json("/embeddings", {"model": self.model, "input": list(texts)})
+            rows = sorted(response["data"], key=lambda d: d["index"])
+            matrix = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, "embeddings") from exc
-        rows = sorted(response.data, key=lambda d: d.index)
-        matrix = np.asarray([r.embedding for r in rows], dtype=np.float32)
+            raise translate(exc, "embeddings") from exc
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return (matrix / np.where(norms == 0, 1, norms)).tolist()
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.http.aclose()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tertulia import __version__
+from tertulia.core.body_guard import BodyGuard
 from tertulia.core.errors import install_error_handlers
 from tertulia.core.ratelimit import RateLimitHeaders
 from tertulia.core.routing import SlashTolerance
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(SlashTolerance)
+    app.add_middleware(BodyGuard)  # outermost: size caps and strict JSON before anything else runs
 
     import importlib
 

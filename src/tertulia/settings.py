@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
 
     max_transitions_per_turn: int = 12
+
+    # Request limits (checked before any work; see core/body_guard.py and core/message_limits.py).
+    max_json_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest JSON (non-multipart) body: 413 beyond.")
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Largest multipart body (audio upload): 413.")
+    max_multipart_parts: int = Field(default=32, gt=0, description="Most parts (fields + files) in a multipart body: 413.")
+    max_message_chars: int = Field(default=20_000, gt=0, description="Longest text message a user sends: 422 beyond.")
     public_base_url: str = "http://127.0.0.1:8000"
 
     def resolved_jwt_secret(self) -> str:

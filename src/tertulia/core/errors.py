@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -18,6 +22,11 @@ class ApiError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        if self.status_code == 422:  # documented as FastAPI's HTTPValidationError: a list of {loc, msg, type}
+            return {"detail": [{"type": "value_error", "loc": [], "msg": self.detail}]}
+        return {"detail": self.detail}
 
 
 class BadRequest(ApiError):
@@ -59,13 +68,38 @@ class Unavailable(ApiError):
 def error_response(exc: ApiError) -> JSONResponse:
     """The response an ``ApiError`` maps to. Returned (not raised) by a handler whose change must still commit
     (the request's unit of work commits a returned response and rolls back a raised error)."""
-    detail: object = exc.detail
-    if exc.status_code == 422:  # documented as FastAPI's HTTPValidationError: a list of {loc, msg, type}
-        detail = [{"type": "value_error", "loc": [], "msg": exc.detail}]
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(wire_safe(exc.body()), status_code=exc.status_code, headers=exc.headers)
+
+
+def wire_safe(value: Any) -> Any:
+    """``value`` made encodable as strict UTF-8 JSON: non-finite floats become strings, lone surrogates and undecodable
+    bytes are backslash-escaped, exceptions become their message. Used on validation errors, which echo the input."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {wire_safe(str(k)): wire_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [wire_safe(v) for v in value]
+    if isinstance(value, BaseException):
+        return wire_safe(str(value))
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    try:
+        return wire_safe(jsonable_encoder(value))
+    except Exception:  # noqa: BLE001  (an object the encoder does not know: its text is still readable)
+        return wire_safe(str(value))
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422 body, but always encodable whatever the input held (NaN, surrogates, raw bytes)."""
+        return JSONResponse({"detail": wire_safe(list(exc.errors()))}, status_code=422)
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)

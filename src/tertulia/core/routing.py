@@ -10,11 +10,16 @@ from fastapi import APIRouter, Depends, Header
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tertulia.core.message_limits import message_limits
 from tertulia.core.ratelimit import rate_limit
 
 
 def domain_router(tag: str) -> APIRouter:
-    return APIRouter(prefix="/v1/{organization}", tags=[tag], dependencies=[Depends(rate_limit), Depends(common_headers)])
+    return APIRouter(
+        prefix="/v1/{organization}",
+        tags=[tag],
+        dependencies=[Depends(rate_limit), Depends(message_limits), Depends(common_headers)],
+    )
 
 
 class SlashTolerance:

@@ -71,6 +71,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(importlib.import_module("tertulia.speech.router").router)  # GET /blobs/{key} (signed URLs)
 
+    from tertulia.console import install as install_console
+
+    install_console(app)  # /console pages and assets; GET / redirects there
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -1,0 +1,346 @@
+"""The web console in a real browser: Debian's chromium driven by Playwright against a live server with the scripted
+fake LLM. Covers sign-in (and switching organization, signing out), a streamed playground turn with its live actions,
+a conversation's insights, the graph view with a highlighted path, markup shown as text, a failed job's retry, and the
+phone layout. Screenshots of every page land in the artifacts folder (see ``tests/support/browser.py``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import CHROMIUM_ARGS, ConsoleServer, artifacts_dir, browser_unavailable, chromium_path
+
+WHY = browser_unavailable()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"browser tests need chromium and Playwright: {WHY}")
+
+GRAPHS = "/organization/service_hierarchical_state_machine"
+
+
+@pytest.fixture(scope="module")
+def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    from tests.conftest import make_settings
+
+    live = ConsoleServer(make_settings(migrated, tmp_path_factory.mktemp("console"))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Org:
+    """A fresh organization on the live server with the demo service, and an HTTP client signed in as its admin."""
+
+    def __init__(self, server: ConsoleServer) -> None:
+        from tests.support.orgs import make_tenant
+
+        self.server = server
+        self.tenant = server.call(make_tenant(server.runtime.db))
+        self.http = httpx.Client(base_url=f"{server.base_url}/v1/{self.tenant.org_id}", timeout=30)
+        signed = self.http.post("/user/signin_with_api_key", headers={
+            "x-api-key": self.tenant.api_key, "x-api-key-id": self.tenant.api_key_id, "x-user-id": self.tenant.user_id})
+        assert signed.status_code == 200, signed.text
+        self.http.headers["Authorization"] = f"Bearer {signed.json()['id_token']}"
+        self.service_id = server.call(self._demo())
+        service = self.http.get("/service/", params={"id": self.service_id}).json()["services"][0]
+        self.graph_id = service["service_hierarchical_state_machine_id"]
+
+    async def _demo(self) -> str:
+        from tertulia.demo import install_demo_service
+
+        async with self.server.runtime.db.sessions() as session:
+            service_id = await install_demo_service(session, self.tenant.org_id,
+                                                    {"org_id": self.tenant.org_id, "user_id": self.tenant.user_id})
+            await session.commit()
+        return service_id
+
+    def events(self, response: httpx.Response) -> list[dict[str, Any]]:
+        assert response.status_code in (200, 201), response.text
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+    def start(self) -> str:
+        events = self.events(self.http.post("/conversation/", params={"response_format": "text"},
+                                            json={"service_id": self.service_id}))
+        assert events[-1]["type"] == "interaction-complete", events
+        return events[0]["conversation_id"]
+
+    def say(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        files = [("initial_message_type", (None, "user-message")),
+                 ("recorded_message", ("m.txt", text.encode(), "text/plain"))]
+        events = self.events(self.http.post(f"/conversation/{conversation_id}/interact",
+                                            params={"request_format": "text", "response_format": "text"}, files=files))
+        assert events[-1]["type"] == "interaction-complete", events
+        return events
+
+
+@pytest.fixture
+def org(server: ConsoleServer) -> Iterator[Org]:
+    made = Org(server)
+    yield made
+    made.http.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: ConsoleServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=server.base_url)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.errors = errors
+    yield tab
+    context.close()
+
+
+def shot(tab: Any, name: str) -> None:
+    tab.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=True)
+
+
+def sign_in(tab: Any, org: Org, next_path: str = "/console") -> None:
+    tab.goto(next_path)
+    tab.wait_for_url(re.compile(r"/console/signin\?next="))
+    tab.fill("#org_id", org.tenant.org_id)
+    tab.fill("#api_key", org.tenant.api_key)
+    tab.fill("#api_key_id", org.tenant.api_key_id)
+    tab.fill("#user_id", org.tenant.user_id)
+    tab.click("#signin-submit")
+    tab.wait_for_url(f"**{next_path}")
+
+
+def go_through_the_graph(org: Org, conversation_id: str) -> list[dict[str, Any]]:
+    """welcome → clarify → triage (decision: first exit) → plan, in one turn."""
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # welcome → clarify
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # clarify → triage
+    return org.say(conversation_id, "I want to run three times a week.")
+
+
+def test_sign_in_switch_organization_and_sign_out(page: Any, server: ConsoleServer, org: Org) -> None:
+    page.goto("/")  # GET / redirects to the console, which sends an anonymous visitor to sign in
+    page.wait_for_url(re.compile(r"/console/signin\?next=%2Fconsole"))
+    page.fill("#org_id", org.tenant.org_id)
+    page.fill("#api_key", "wrong-key")
+    page.fill("#api_key_id", org.tenant.api_key_id)
+    page.fill("#user_id", org.tenant.user_id)
+    page.click("#signin-submit")
+    page.wait_for_selector("#flash:not([hidden])")
+    assert "Sign-in failed (401)" in page.text_content("#flash")
+
+    page.fill("#api_key", org.tenant.api_key)
+    page.click("#signin-submit")
+    page.wait_for_url("**/console")
+    page.wait_for_selector("#services li strong")
+    assert page.text_content("#org-name") == org.tenant.org_id
+    assert "Tertulia demo" in page.text_content("#services")
+    stored = json.loads(page.evaluate("sessionStorage.getItem('tertulia.console')"))
+    assert stored["current"] == org.tenant.org_id and stored["sessions"][org.tenant.org_id]["token"]
+    assert page.evaluate("document.cookie") == ""  # never a cookie
+    assert page.context.cookies() == []
+    shot(page, "home")
+
+    other = Org(server)
+    page.select_option("#org-select", "__new__")
+    page.wait_for_url("**/console/signin")
+    page.fill("#org_id", other.tenant.org_id)
+    page.fill("#api_key", other.tenant.api_key)
+    page.fill("#api_key_id", other.tenant.api_key_id)
+    page.fill("#user_id", other.tenant.user_id)
+    page.click("#signin-submit")
+    page.wait_for_url("**/console")
+    page.wait_for_function("document.querySelector('#org-name').textContent.length > 0")
+    assert page.text_content("#org-name") == other.tenant.org_id
+    options = page.eval_on_selector_all("#org-select option", "os => os.map(o => o.value)")
+    assert set(options) == {org.tenant.org_id, other.tenant.org_id, "__new__"}
+    page.select_option("#org-select", org.tenant.org_id)  # switch back
+    page.wait_for_function(f"document.querySelector('#org-name').textContent === '{org.tenant.org_id}'")
+    other.http.close()
+
+    page.click("#signout")
+    page.wait_for_url("**/console/signin")
+    assert page.evaluate("sessionStorage.getItem('tertulia.console')") is None
+    page.goto("/console/conversations")
+    page.wait_for_url(re.compile(r"/console/signin\?next="))
+    assert page.errors == []
+
+
+def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> None:
+    sign_in(page, org, "/console/playground")
+    page.wait_for_selector(f"#service option[value='{org.service_id}']", state="attached")
+    page.wait_for_selector("#version-set option[value='release']", state="attached")
+    assert page.input_value("#version-set") == "release"
+    page.wait_for_selector("#voice-note-hint:not([hidden])")
+    assert "no voice config" in page.text_content("#voice-note-hint")
+    assert not page.is_enabled("#voice-reply")  # the demo agent has no voice config
+    page.click("#start")
+    page.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+    opening = page.text_content("#transcript .msg.agent .text")
+    assert opening.strip()
+    titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
+    assert "Dynamic behavior selected" in titles and "Action selected" in titles and "Reply complete" in titles
+    assert page.get_attribute("#conversation-link a", "href").startswith("/console/conversations/")
+
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})
+    org.server.runtime.llm.script_text("EngageUser", "Great goal. Which days of the week suit you best for a run?")
+    page.fill("#say", "I want to run three times a week.")
+    page.click("#send")
+    page.wait_for_selector("#transcript .msg.agent >> nth=1 >> .text[data-complete='true']")
+    reply = page.locator("#transcript .msg.agent .text").nth(1)
+    assert reply.text_content() == "Great goal. Which days of the week suit you best for a run?"
+    assert int(reply.get_attribute("data-pieces")) > 3  # it arrived as several streamed pieces
+    assert page.locator("#transcript .msg.user").first.text_content().endswith("I want to run three times a week.")
+    titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
+    for transition in ("welcome → clarify", "clarify → triage", "triage → plan"):
+        assert transition in titles, titles
+    times = page.eval_on_selector_all("#timeline .act .t", "xs => xs.map(x => parseInt(x.textContent))")
+    assert times == sorted(times)
+    assert page.text_content("#turn-status").startswith("complete in")
+    shot(page, "playground")
+
+    page.click("#finish")
+    page.wait_for_selector("#flash.ok")
+    assert page.text_content("#turn-status") == "conversation finished"
+    assert page.is_disabled("#say") and page.is_enabled("#start")
+    page.click("#start")  # start another
+    page.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+    assert page.locator("#transcript .msg").count() == 1
+    assert page.errors == []
+
+
+def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
+    conversation_id = org.start()
+    go_through_the_graph(org, conversation_id)
+    org.http.post(f"/conversation/{conversation_id}/tags/", json={"updates": {"channel": "web"}})
+    sign_in(page, org, "/console/conversations")
+    page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
+    page.select_option("#f-finished", "true")
+    page.click("#filters button")
+    page.wait_for_selector("#rows td.muted")  # an open conversation is filtered out
+    page.select_option("#f-finished", "false")
+    page.click("#filters button")
+    page.click(f"#rows a[href='/console/conversations/{conversation_id}']")
+    page.wait_for_url(f"**/console/conversations/{conversation_id}")
+    page.wait_for_selector("#transcript .msg.agent")
+    assert "channel:web" in page.text_content("#tags")
+    second = page.locator("#transcript .msg.agent").nth(1)
+    second.locator("summary").click()
+    second.locator(".insights .path").wait_for()
+    steps = second.locator(".insights .path > li").all_text_contents()
+    assert steps[0].startswith("welcome → clarify (action)")
+    assert "exit: The user has mentioned something they want to do" in steps[0]
+    assert steps[1].startswith("clarify → triage") and steps[2].startswith("triage → plan (decision)")
+    assert second.locator(".current-state").text_content() == "plan"
+    text = second.locator(".insights").text_content()
+    assert "Dynamic behavior" in text and "none triggered" in text
+    shot(page, "conversation")
+    assert page.errors == []
+
+
+def test_graph_view_highlights_a_conversation_path(page: Any, org: Org) -> None:
+    conversation_id = org.start()
+    go_through_the_graph(org, conversation_id)
+    sign_in(page, org, "/console/conversations")
+    page.goto(f"/console/conversations/{conversation_id}")
+    page.click("#graph-link")
+    page.wait_for_url(re.compile(rf"/console/graphs/{org.graph_id}\?version=1&conversation={conversation_id}"))
+    page.wait_for_selector("#diagram svg g.state.on-path")
+    on_path = page.eval_on_selector_all("#diagram g.state.on-path", "xs => xs.map(x => x.dataset.state)")
+    assert set(on_path) == {"welcome", "clarify", "triage", "plan"}
+    kinds = page.eval_on_selector_all("#diagram g.state", "xs => xs.map(x => x.getAttribute('class'))")
+    assert any("state-decision" in k for k in kinds) and any("state-reflection" in k for k in kinds)
+    edges = page.eval_on_selector_all("#diagram g.exit.on-path", "xs => xs.map(x => x.dataset.from + '>' + x.dataset.to)")
+    assert set(edges) == {"welcome>clarify", "clarify>triage", "triage>plan"}
+    labels = page.eval_on_selector_all("#diagram g.exit text.label", "xs => xs.map(x => x.textContent)")
+    assert any(label.startswith("The goal is small") for label in labels)
+    assert page.text_content("#path-summary") == "path: welcome → clarify → triage → plan"
+    assert page.locator("#states details").count() == 6
+    shot(page, "graph")
+    assert page.errors == []
+
+
+def test_agent_markup_is_shown_as_text(page: Any, org: Org) -> None:
+    hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold</b>'
+    org.server.runtime.llm.script_text("EngageUser", hostile)
+    sign_in(page, org, "/console/playground")
+    page.wait_for_selector(f"#service option[value='{org.service_id}']", state="attached")
+    page.click("#start")
+    page.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+    assert page.text_content("#transcript .msg.agent .text") == hostile
+    assert page.locator("#transcript script, #transcript img, #transcript b").count() == 0
+    href = page.get_attribute("#conversation-link a", "href")
+    page.goto(href)
+    page.wait_for_selector("#transcript .msg.agent .text")
+    assert page.text_content("#transcript .msg.agent .text") == hostile
+    assert page.locator("#transcript script, #transcript img, #transcript b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    shot(page, "escaping")
+    response = page.request.get("/console/playground")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy and "unsafe-inline" not in policy
+    assert page.errors == []
+
+
+def test_a_failed_job_can_be_retried(page: Any, org: Org) -> None:
+    from tests.support.postprocessing import drain
+
+    conversation_id = org.start()
+    org.say(conversation_id, "Thanks, that is all.")
+    for _ in range(5):  # every attempt of the memory extraction fails: the job ends failed
+        org.server.runtime.llm.fail("ExtractMemories")
+    assert org.http.post(f"/conversation/{conversation_id}/finish/").status_code == 204
+    org.server.call(drain(org.server.runtime, org.tenant.org_id))
+
+    sign_in(page, org, "/console/operations")
+    failed = page.locator("#jobs tr[data-status='failed']")
+    failed.wait_for()
+    assert failed.count() == 1
+    assert "post-processing.extract-memories" in failed.text_content()
+    assert "scripted failure in ExtractMemories" in failed.locator("td.error").text_content()
+    assert "5/5" in failed.text_content()
+    assert "failed 1" in page.text_content("#job-counts")
+    shot(page, "operations")
+    job_id = failed.get_attribute("data-job")
+    failed.locator("button.retry").click()
+    page.wait_for_selector(f"#jobs tr[data-job='{job_id}'][data-status='queued']")
+    assert "0/5" in page.text_content(f"#jobs tr[data-job='{job_id}']")
+    assert "queued again" in page.text_content("#flash")
+
+    org.server.call(drain(org.server.runtime, org.tenant.org_id))  # the LLM answers now
+    page.click("#job-filter button")
+    page.wait_for_selector(f"#jobs tr[data-job='{job_id}'][data-status='succeeded']")
+    assert page.locator("#jobs tr[data-status='failed']").count() == 0
+    assert page.errors == []
+
+
+def test_pages_fit_a_phone_screen(browser: Any, server: ConsoleServer, org: Org) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server.base_url,
+                                  is_mobile=True, has_touch=True)
+    tab = context.new_page()
+    try:
+        sign_in(tab, org, "/console/playground")
+        tab.wait_for_selector(f"#service option[value='{org.service_id}']", state="attached")
+        tab.click("#start")
+        tab.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+        for path in ("/console/playground", "/console/conversations", f"/console/graphs/{org.graph_id}",
+                     "/console/operations"):
+            if path != "/console/playground":
+                tab.goto(path)
+                tab.wait_for_load_state("networkidle")
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width}px wide on a 390px screen"
+            shot(tab, "phone-" + path.strip("/").replace("/", "-")[:40])
+        assert not tab.is_visible(".nav")  # the menu folds behind its toggle
+        tab.click(".nav-toggle-label")
+        assert tab.is_visible(".nav a[href='/console/playground']")
+    finally:
+        context.close()

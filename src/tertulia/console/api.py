@@ -57,8 +57,7 @@ async def retry_job(
     from tertulia.jobs import admin
 
     job = await admin.retry_failed_job(session, who.org_id, job_id)
-    await session.commit()
-    return job.wire()
+    return job.wire()  # the request's unit of work commits
 
 
 @router.get("/graphs/{graph_id}/versions/{version}/diagram.svg")

@@ -15,13 +15,12 @@ Referenced graphs are resolved recursively:
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
-
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.agent.models import Agent, AgentVersion
@@ -97,24 +96,28 @@ async def resolve_version_set(
 
 
 class _ImmutableVersions:
-    """Version rows never change once written, so each process keeps the ones it has read (bounded, LRU).
+    """Version rows never change once written (a change is a new version number), so each process keeps the ones it
+    has read (bounded, LRU), keyed by ``(kind, org, id, version)``: nothing to invalidate, and nothing another process
+    writes can make an entry stale. "Latest" is never cached: which version is latest is always asked of the database.
 
-    Only exact (id, version) reads are cached; "latest" still asks the database which version is latest.
+    Entries are kept as JSON bytes and every read decodes a fresh object (several times cheaper than ``deepcopy``),
+    so a caller that changes what it got cannot change the cache.
     """
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.rows: OrderedDict[tuple[str, str, str, int], dict[str, Any]] = OrderedDict()
+        self.rows: OrderedDict[tuple[str, str, str, int], bytes] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str, int]) -> dict[str, Any] | None:
-        body = self.rows.get(key)
-        if body is None:
+    def get(self, key: tuple[str, str, str, int]) -> Any | None:
+        raw = self.rows.get(key)
+        if raw is None:
             return None
         self.rows.move_to_end(key)
-        return copy.deepcopy(body)
+        return orjson.loads(raw)
 
-    def put(self, key: tuple[str, str, str, int], body: dict[str, Any]) -> None:
-        self.rows[key] = copy.deepcopy(body)
+    def put(self, key: tuple[str, str, str, int], body: Any) -> None:
+        self.rows[key] = orjson.dumps(body)
+        self.rows.move_to_end(key)
         if len(self.rows) > self.size:
             self.rows.popitem(last=False)
 
@@ -197,31 +200,39 @@ async def collect_references(
 
 
 async def active_behaviors(session: AsyncSession, org_id: str, service_id: str) -> list[BehaviorVersion]:
-    """Latest versions of the organization's active dynamic behavior sets applied to this service."""
+    """Latest versions of the organization's active dynamic behavior sets applied to this service.
+
+    One query per turn: which sets are active, applied here and at which latest version is always read fresh; the
+    version rows themselves (immutable) come from the process's version cache, the missing ones in one more query.
+    """
     sets = (
-        await session.scalars(
-            select(DynamicBehaviorSet)
+        await session.execute(
+            select(DynamicBehaviorSet.id, DynamicBehaviorSet.applied_to_services, DynamicBehaviorSet.latest_version)
             .where(DynamicBehaviorSet.org_id == org_id, DynamicBehaviorSet.is_active.is_(True))
             .order_by(DynamicBehaviorSet.created_at, DynamicBehaviorSet.id)
         )
     ).all()
-    applied = [s for s in sets if service_id in (s.applied_to_services or [])]
-    behaviors: list[BehaviorVersion] = []
-    for s in applied:
-        row = await session.scalar(
+    applied = [(set_id, int(latest)) for set_id, services, latest in sets if service_id in (services or [])]
+    found = {key: cached for key in applied if (cached := _versions.get(("behavior", org_id, *key))) is not None}
+    missing = [key for key in applied if key not in found]
+    if missing:
+        rows = await session.scalars(
             select(DynamicBehaviorSetVersion).where(
                 DynamicBehaviorSetVersion.org_id == org_id,
-                DynamicBehaviorSetVersion.dynamic_behavior_set_id == s.id,
-                DynamicBehaviorSetVersion.version == s.latest_version,
+                or_(*(
+                    (DynamicBehaviorSetVersion.dynamic_behavior_set_id == set_id)
+                    & (DynamicBehaviorSetVersion.version == version)
+                    for set_id, version in missing
+                )),
             )
         )
-        if row is not None:
-            behaviors.append(
-                BehaviorVersion(
-                    set_id=s.id,
-                    version=row.version,
-                    conversation_triggers=list(row.conversation_triggers),
-                    actions=[dict(a) for a in row.actions],
-                )
-            )
-    return behaviors
+        for row in rows:
+            body = {"conversation_triggers": list(row.conversation_triggers), "actions": [dict(a) for a in row.actions]}
+            _versions.put(("behavior", org_id, row.dynamic_behavior_set_id, row.version), body)
+            found[(row.dynamic_behavior_set_id, row.version)] = body
+    return [
+        BehaviorVersion(set_id=set_id, version=version, conversation_triggers=body["conversation_triggers"],
+                        actions=body["actions"])
+        for set_id, version in applied
+        if (body := found.get((set_id, version))) is not None
+    ]

@@ -84,10 +84,12 @@ def make_app(state: StubState) -> Starlette:
             spec = fmt["json_schema"]
             queue = state.decisions.get(spec["name"])
             value = queue.popleft() if queue else default_for_schema(spec["schema"], spec["name"])
+            content = json.dumps(value)
             return JSONResponse({
                 "id": "stub", "object": "chat.completion", "created": created, "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": json.dumps(value)}}],
+                             "message": {"role": "assistant", "content": content}}],
+                "usage": _usage(body, content),
             })
         if not body.get("stream"):
             return JSONResponse({
@@ -104,7 +106,12 @@ def make_app(state: StubState) -> Starlette:
                 yield f"data: {json.dumps(chunk)}\n\n"
             done = {"id": "stub", "object": "chat.completion.chunk", "created": created, "model": body["model"],
                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-            yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n"
+            yield f"data: {json.dumps(done)}\n\n"
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"id": "stub", "object": "chat.completion.chunk", "created": created, "model": body["model"],
+                         "choices": [], "usage": _usage(body, state.reply)}
+                yield f"data: {json.dumps(usage)}\n\n"
+            yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -123,6 +130,13 @@ def make_app(state: StubState) -> Starlette:
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                              Route("/v1/embeddings", embeddings, methods=["POST"]),
                              Route("/stats", stats, methods=["GET"])])
+
+
+def _usage(body: dict[str, Any], output: str) -> dict[str, int]:
+    """Token usage as whitespace-separated words (deterministic, enough to check that usage is carried through)."""
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+    completion = len(output.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def free_port() -> int:

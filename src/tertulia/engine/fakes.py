@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import re
 from collections import Counter, defaultdict, deque
@@ -84,9 +85,12 @@ class ScriptedLLM:
             await asyncio.Event().wait()
         queue = self._texts[request.interaction]
         text = queue.popleft() if queue else DEFAULT_TEXTS.get(request.interaction, self.default_reply)
+        sent: list[str] = []
         for index, piece in enumerate(re.findall(r"\S+\s*", text) or [text]):
             if failure and index >= failure.after_fragments:
                 raise failure.exc or ScriptedFailure(f"scripted failure in {request.interaction}")
+            sent.append(piece)
+            request.response.output_tokens, request.response.raw_text = len(sent), "".join(sent)
             yield piece
             await asyncio.sleep(0)
         if failure:
@@ -105,12 +109,18 @@ class ScriptedLLM:
         queue = self._decisions[request.interaction]
         if queue:
             value = queue.popleft()
-            return value(request, schema) if callable(value) else value
-        return default_for_schema(schema, schema_name)
+            value = value(request, schema) if callable(value) else value
+        else:
+            value = default_for_schema(schema, schema_name)
+        raw = json.dumps(value, sort_keys=True, default=str)
+        request.response.output_tokens, request.response.raw_text = len(raw.split()), raw
+        return value
 
     def _record(self, request: LLMRequest) -> None:
+        """Counts the call; "tokens" are whitespace-separated words (deterministic figures for usage metrics)."""
         self.calls[request.interaction] += 1
         self.requests.append(request)
+        request.response.input_tokens = sum(len(m.content.split()) for m in request.messages)
 
     def _next_failure(self, interaction: str) -> _Failure | None:
         queue = self._failures[interaction]

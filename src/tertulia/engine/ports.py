@@ -16,14 +16,27 @@ class ChatMessage:
 
 
 @dataclass
+class LLMResponseInfo:
+    """What an adapter tells about the call it made, for traces, metrics and prompt logs (all optional: an adapter
+    that knows nothing leaves it empty). ``raw_text`` is the model's output before any parsing."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None = None  # the provider's model name, when it differs from the requested one
+    raw_text: str | None = None
+
+
+@dataclass
 class LLMRequest:
-    """One LLM call. ``interaction`` names it (EngageUser, SelectNextAction, ...) for model routing and logs."""
+    """One LLM call. ``interaction`` names it (EngageUser, SelectNextAction, ...) for model routing and logs.
+    Adapters fill ``response`` (token usage, raw output) while they serve the call."""
 
     interaction: str
     messages: list[ChatMessage]
     model: str | None = None  # resolved from the version set's llm_model_preferences, else the default model
     params: dict[str, Any] = field(default_factory=dict)
     max_tokens: int | None = None
+    response: LLMResponseInfo = field(default_factory=LLMResponseInfo)
 
 
 class LLM(Protocol):
@@ -34,6 +47,9 @@ class LLM(Protocol):
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
         """A structured decision constrained by a JSON schema (json_schema response format / grammar)."""
         ...
+
+    # Optional: ``def record_timeout(self, request: LLMRequest) -> None``. Called when the engine gave up waiting for
+    # a call (``Ports.call_timeout``): the call itself only sees a cancellation (observability counts the timeout).
 
 
 class Embedder(Protocol):

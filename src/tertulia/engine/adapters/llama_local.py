@@ -81,7 +81,12 @@ class LlamaLocalLLM:
                 result = await asyncio.to_thread(lambda: self._model().create_chat_completion(**kwargs))
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"The local model failed during {request.interaction}: {exc}", 500) from exc
-        answer = parse_json_object(result["choices"][0]["message"].get("content") or "", request.interaction)
+        content = result["choices"][0]["message"].get("content") or ""
+        usage = result.get("usage") or {}
+        request.response.input_tokens = usage.get("prompt_tokens")
+        request.response.output_tokens = usage.get("completion_tokens")
+        request.response.raw_text = content
+        answer = parse_json_object(content, request.interaction)
         return unalias(answer, aliases)
 
     async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
@@ -102,6 +107,7 @@ class LlamaLocalLLM:
             except Exception as exc:  # noqa: BLE001
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
+        parts: list[str] = []
         async with self._lock:
             worker = asyncio.ensure_future(asyncio.to_thread(work))
             try:
@@ -111,9 +117,12 @@ class LlamaLocalLLM:
                         break
                     if isinstance(item, Exception):
                         raise EngineError(f"The local model failed during {request.interaction}: {item}", 500)
+                    parts.append(item)
                     yield item
             finally:
                 stop.set()
+                request.response.output_tokens = len(parts)  # llama.cpp streams one token a chunk
+                request.response.raw_text = "".join(parts)
                 await asyncio.shield(worker)
 
 

@@ -12,6 +12,8 @@ adapter (``openai_http.py``: keep-alive connections shared by every turn, orjson
 * Timeouts → ``EngineError(504)``; other API errors → ``EngineError(502)`` with the provider's message.
 * Request bodies keep a stable order (model, messages, then options), so consecutive calls of one kind share a long
   prefix that a provider's prompt cache can reuse (``benchmarks/load.py`` reports the share).
+* Usage: token counts (``usage``; streamed replies ask ``stream_options.include_usage``, dropped for good after a
+  provider refuses it with a 400/422) and the raw output are put in ``LLMRequest.response``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from tertulia.engine.adapters.openai_http import OpenAIHttp, translate
+from tertulia.engine.adapters.openai_http import OpenAIHttp, ProviderStatusError, translate
 from tertulia.engine.contract import EngineError
 from tertulia.engine.ports import LLMRequest
 
@@ -54,6 +56,7 @@ class OpenAICompatLLM:
         self.http = OpenAIHttp(base_url, api_key, timeout, max_retries)
         self.default_model = default_model
         self.model_map = dict(model_map or {})
+        self.stream_usage = True  # ask for the usage chunk until the provider says it does not know the option
 
     def model_for(self, requested: str | None) -> str:
         name = requested or self.default_model
@@ -76,16 +79,33 @@ class OpenAICompatLLM:
         return kwargs
 
     async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
+        parts: list[str] = []
+        body = {**self._kwargs(request), "stream": True}
         try:
-            async for chunk in self.http.stream_events("/chat/completions", {**self._kwargs(request), "stream": True}):
-                for choice in chunk.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield text
+            while True:
+                asked = self.stream_usage
+                try:
+                    events = self.http.stream_events(
+                        "/chat/completions", {**body, "stream_options": {"include_usage": True}} if asked else body
+                    )
+                    async for chunk in events:
+                        _record_usage(request, chunk)
+                        for choice in chunk.get("choices") or ():
+                            text = (choice.get("delta") or {}).get("content")
+                            if text:
+                                parts.append(text)
+                                yield text
+                    return
+                except ProviderStatusError as exc:
+                    if not (asked and not parts and exc.status in (400, 422)):
+                        raise
+                    self.stream_usage = False  # an older server: retried once without the option, never asked again
         except EngineError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, request.interaction) from exc
+        finally:
+            request.response.raw_text = "".join(parts)
 
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
         fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
@@ -96,10 +116,23 @@ class OpenAICompatLLM:
             raise translate(exc, request.interaction) from exc
         choices = response.get("choices") if isinstance(response, dict) else None
         content = ((choices[0].get("message") or {}).get("content") or "") if choices else ""
+        if isinstance(response, dict):
+            _record_usage(request, response)
+        request.response.raw_text = content
         return parse_json_object(content, request.interaction)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _record_usage(request: LLMRequest, payload: dict[str, Any]) -> None:
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        request.response.input_tokens = usage.get("prompt_tokens")
+        request.response.output_tokens = usage.get("completion_tokens")
+    model = payload.get("model")
+    if isinstance(model, str) and model:
+        request.response.model = model
 
 
 def parse_json_object(content: str, what: str) -> dict[str, Any]:

@@ -59,10 +59,21 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     if runtime is not None:
         app.state.runtime = runtime
+    else:
+        from tertulia.observability.tracing import setup_tracing
+
+        setup_tracing()  # a production app: the SDK (when enabled) before the app is instrumented
     install_error_handlers(app)
+    from tertulia.observability.http import ObservabilityMiddleware
+    from tertulia.observability.http import router as observability_router
+    from tertulia.observability.tracing import instrument_app
+
+    app.add_middleware(ObservabilityMiddleware)  # innermost: sees the routed scope (operation_id) and every status
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(SlashTolerance)
     app.add_middleware(BodyGuard)  # outermost: size caps and strict JSON before anything else runs
+    app.include_router(observability_router)  # GET /metrics, GET /readyz
+    instrument_app(app)  # HTTP server spans, only when tracing is on
 
     import importlib
 
@@ -77,6 +88,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Readiness (database, migrations, worker) is ``/readyz``."""
         return {"status": "ok"}
 
     return app

@@ -106,15 +106,35 @@ def serve(
     import uvicorn
 
     os.environ["TERTULIA_JOBS_IN_PROCESS"] = "1" if job_worker else "0"
+    _prepare_metrics(workers)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from tertulia.observability.logs import configure_logging
+
+    configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _migrate()
     if bootstrap_first_run and not asyncio.run(_has_organization()):
         _print_credentials(asyncio.run(_bootstrap()), f"http://{host}:{port}")
     elif bootstrap_first_run:
         console.print("Database already has an organization; run [bold]tertulia bootstrap[/bold] for a fresh API key.")
-    uvicorn.run("tertulia.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    # log_config=None: uvicorn's lines go through the root logger configured above (same format, request ids)
+    uvicorn.run("tertulia.asgi:app", host=host, port=port, workers=workers, log_level="info", log_config=None)
+
+
+def _prepare_metrics(workers: int) -> None:
+    """Several API processes share their Prometheus counters through files in ``PROMETHEUS_MULTIPROC_DIR``: set
+    (and emptied) under the data dir when the operator has not set it. Must happen before prometheus-client loads."""
+    import os
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path and workers <= 1:
+        return
+    if not path:
+        path = str((get_settings().data_dir / "prometheus-multiproc").resolve())
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    from tertulia.observability.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(path)
 
 
 from tertulia.jobs.cli import register as _register_job_commands  # noqa: E402

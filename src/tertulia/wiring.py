@@ -27,7 +27,12 @@ def _attachers() -> list:
     import importlib
 
     found = []
-    for module_name in ("tertulia.engine.wiring", "tertulia.speech.wiring", "tertulia.jobs.wiring"):
+    for module_name in (
+        "tertulia.engine.wiring",
+        "tertulia.speech.wiring",
+        "tertulia.jobs.wiring",
+        "tertulia.observability.wiring",  # last: wraps the LLM port and logs the start-up summary
+    ):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 
 import typer
@@ -64,7 +63,9 @@ def register(app: typer.Typer) -> None:
         """Run a job worker alone (post-processing, webhook deliveries). Any number may share one database."""
         from tertulia.cli import _migrate
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        from tertulia.observability.logs import configure_logging
+
+        configure_logging()
         _migrate()
         asyncio.run(run_worker(concurrency or None))
 

@@ -41,6 +41,8 @@ class Job(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     worker_id: Mapped[str | None] = mapped_column(String(128), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # W3C trace context (``traceparent``...) of the request that queued the job: the job's span links to it
+    trace_context: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

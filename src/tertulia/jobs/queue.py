@@ -73,8 +73,11 @@ async def enqueue_job(
 ) -> None:
     """Add a job in the caller's transaction (no commit). A ``dedupe_key`` already present is a no-op, so
     enqueuing the same logical job twice (a retried request, a re-run handler) queues it once."""
+    from tertulia.observability.tracing import inject
+
     now = utcnow()
     values = {
+        "trace_context": inject() or None,
         "id": new_object_id(),
         "org_id": org_id,
         "kind": kind,

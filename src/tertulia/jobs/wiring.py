@@ -36,3 +36,4 @@ def start_worker(runtime) -> None:  # noqa: ANN001
 
     runtime.extras.setdefault("closers", []).insert(0, close)
     runtime.extras["worker"] = worker
+    runtime.extras["worker_task"] = task  # /readyz: the worker is alive while this task runs

@@ -18,6 +18,7 @@ from tertulia.jobs.models import FAILED
 from tertulia.jobs.queue import LeaseLost, enqueue_job
 from tertulia.jobs.registry import JobContext, known_kinds, lookup, periodic_kinds
 from tertulia.jobs.settings import JobSettings
+from tertulia.observability.jobs import job_observed
 
 log = logging.getLogger("tertulia.jobs")
 
@@ -55,28 +56,32 @@ class Worker:
             job.attempts = job.max_attempts
             await self.queue.retry_or_fail(job, f"no handler for job kind {job.kind!r}", 0)
             return
-        beat = asyncio.create_task(self._heartbeat(job))
-        try:
-            await kind.handler(JobContext(self.runtime, job))
-            if job.status != "succeeded":
-                async with self.runtime.db.unit_of_work() as session:
-                    await self.queue.complete(session, job)
-        except LeaseLost:
-            log.warning("job %s (%s): lease lost to another worker; results discarded", job.id, job.kind)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any handler error is a failed attempt
-            error = f"{type(exc).__name__}: {exc}"
-            delay = kind.backoff(job.attempts, self.settings) if kind.backoff else self.backoff(job.attempts)
-            status = await self.queue.retry_or_fail(job, error, delay)
-            level = logging.ERROR if status == FAILED else logging.WARNING
-            log.log(level, "job %s (%s) attempt %d/%d: %s -> %s", job.id, job.kind, job.attempts, job.max_attempts,
-                    error, status)
-            log.debug("%s", traceback.format_exc())
-        finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+        with job_observed(job) as observed:
+            beat = asyncio.create_task(self._heartbeat(job))
+            try:
+                await kind.handler(JobContext(self.runtime, job))
+                if job.status != "succeeded":
+                    async with self.runtime.db.unit_of_work() as session:
+                        await self.queue.complete(session, job)
+                observed.outcome = "succeeded"
+            except LeaseLost:
+                observed.outcome = "lease_lost"
+                log.warning("job %s (%s): lease lost to another worker; results discarded", job.id, job.kind)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any handler error is a failed attempt
+                error = f"{type(exc).__name__}: {exc}"
+                delay = kind.backoff(job.attempts, self.settings) if kind.backoff else self.backoff(job.attempts)
+                status = await self.queue.retry_or_fail(job, error, delay)
+                observed.failed(exc, "failed" if status == FAILED else "retried")
+                level = logging.ERROR if status == FAILED else logging.WARNING
+                log.log(level, "job %s (%s) attempt %d/%d: %s -> %s", job.id, job.kind, job.attempts,
+                        job.max_attempts, error, status)
+                log.debug("%s", traceback.format_exc())
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
 
     async def _heartbeat(self, job) -> None:  # noqa: ANN001
         interval = max(0.05, self.queue.lease_seconds / 3)

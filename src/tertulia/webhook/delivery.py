@@ -88,6 +88,9 @@ async def deliver(ctx: JobContext) -> None:
         row.dual_signed = row.dual_signed or len(secrets) > 1
         row.updated_at = utcnow()
     if not ok:
+        from tertulia.observability.metrics import WEBHOOK_FAILURES
+
+        WEBHOOK_FAILURES.labels(str(getattr(delivery, "type", None) or "unknown")).inc()
         raise DeliveryFailed(f"destination answered {status_code or 'no response'}")
 
 

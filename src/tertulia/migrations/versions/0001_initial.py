@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 09:33:42.648463
+Create Date: 2026-12-01 09:45:09.357797
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def upgrade() -> None:
     sa.Column('lease_expires_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('worker_id', sa.String(length=128), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('trace_context', tertulia.core.db.JSONType(), nullable=True),
     sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=True),

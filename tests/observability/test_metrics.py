@@ -45,14 +45,13 @@ async def test_conflicts_and_active_leases(client, tenant, runtime):
     ready = await make_service(client, tenant)
     conversation_id, _ = await start(client, tenant, ready.service_id)
     before = await scrape(client)
-    async with runtime.db.sessions() as session:  # another process's turn in flight
-        assert await lease.try_acquire(session, tenant.org_id, conversation_id, "held-by-someone-else")
-        await session.commit()
+    token = await lease.acquire(runtime.db.sessions, tenant.org_id, conversation_id)  # another request's turn
+    assert token
     held = await scrape(client)
     assert held.value("tertulia_conversation_active_leases") == before.value("tertulia_conversation_active_leases") + 1
     r = await interact(client, tenant, conversation_id, "Anyone there?")
     assert r.status_code == 409, r.text
-    await lease.release(runtime.db.sessions, tenant.org_id, conversation_id, "held-by-someone-else")
+    await lease.release(runtime.db.sessions, tenant.org_id, conversation_id, token)
     after = await scrape(client)
     assert after.value("tertulia_http_responses_total", operation="interact-with-conversation", status="409") == (
         before.value("tertulia_http_responses_total", operation="interact-with-conversation", status="409") + 1

@@ -34,6 +34,14 @@ def _host(url: Any) -> str:
     return parts.netloc.rsplit("@", 1)[-1] if parts and parts.netloc else "api.openai.com"
 
 
+def _base(port: Any) -> Any:
+    http = getattr(port, "http", None)
+    if http is not None and getattr(http, "base", None):
+        return http.base
+    client = getattr(port, "client", None)
+    return getattr(client, "base_url", None)
+
+
 def describe(port: Any) -> str:
     """A short, secret-free description of an adapter."""
     port = getattr(port, "inner", port)
@@ -41,7 +49,7 @@ def describe(port: Any) -> str:
         return "none"
     name = type(port).__name__
     if name == "OpenAICompatLLM":
-        return f"openai-compatible ({_host(port.client.base_url)}) model {port.default_model}"
+        return f"openai-compatible ({_host(_base(port))}) model {port.default_model}"
     if name == "LlamaLocalLLM":
         return f"local llama.cpp {os.path.basename(port.model_path)}"
     if name == "ScriptedLLM":
@@ -49,7 +57,7 @@ def describe(port: Any) -> str:
     if name == "UnconfiguredLLM":
         return "NOT CONFIGURED (every turn fails)"
     if name == "OpenAICompatEmbedder":
-        return f"openai-compatible ({_host(port.client.base_url)}) model {port.model}"
+        return f"openai-compatible ({_host(_base(port))}) model {port.model}"
     if name == "OnnxSentenceEmbedder":
         return "local all-MiniLM-L6-v2 (onnxruntime)"
     if name == "FakeEmbedder":

@@ -96,4 +96,5 @@ HANDLER_MODULES = (
     "tertulia.webhook.delivery",
     "tertulia.api_key.expiry",
     "tertulia.organization.cleanup",
+    "tertulia.simulator.jobs",
 )

@@ -20,7 +20,7 @@ from tertulia.speech.ports import Blob
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.[a-z0-9]{2,4}$")
 PREFIX_PATTERN = re.compile(r"^([A-Za-z0-9_-]+/)+$")  # whole folders only: "org/", "org/conversation/"
-CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "json": "application/json"}  # json: simulation artifacts
 EXTENSIONS = {v: k for k, v in CONTENT_TYPES.items()}
 LONG_LIVED = timedelta(hours=12)
 

@@ -28,6 +28,10 @@ class RateLimiter:
         self.strategy = FixedWindowRateLimiter(self.storage)
         self.items = {op: RateLimitItemPerMinute(n) for op, n in LIMITS_PER_MINUTE.items()}
 
+    def limits(self, operation_id: str) -> bool:
+        """Whether requests of this operation are counted at all (then the caller works out whose quota they spend)."""
+        return self.enabled and operation_id in self.items
+
     async def hit(self, org_id: str, operation_id: str) -> dict[str, str] | None:
         """Count one request; raise 429 past the limit. Returns the headers to add to the response."""
         item = self.items.get(operation_id)
@@ -86,7 +90,7 @@ async def rate_limit(request: Request) -> None:
     operation_id = getattr(route, "operation_id", None)
     org_id = request.path_params.get("organization")
     limiter: RateLimiter | None = request.app.state.runtime.limiter
-    if limiter is None or operation_id is None or org_id is None:
+    if limiter is None or operation_id is None or org_id is None or not limiter.limits(operation_id):
         return
     headers = await limiter.hit(_bucket(request, org_id), operation_id)
     if headers:

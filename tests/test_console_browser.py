@@ -187,6 +187,7 @@ def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> Non
     assert opening.strip()
     titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
     assert "Dynamic behavior selected" in titles and "Action selected" in titles and "Reply complete" in titles
+    assert titles[-1] == "Turn complete"
     assert page.get_attribute("#conversation-link a", "href").startswith("/console/conversations/")
 
     org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})
@@ -198,6 +199,7 @@ def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> Non
     reply = page.locator("#transcript .msg.agent .text").nth(1)
     assert reply.text_content() == "Great goal. Which days of the week suit you best for a run?"
     assert int(reply.get_attribute("data-pieces")) > 3  # it arrived as several streamed pieces
+    assert page.locator("#transcript .msg.user").count() == 1
     assert page.locator("#transcript .msg.user").first.text_content().endswith("I want to run three times a week.")
     titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
     for transition in ("welcome → clarify", "clarify → triage", "triage → plan"):
@@ -220,7 +222,14 @@ def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> Non
 def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     conversation_id = org.start()
     go_through_the_graph(org, conversation_id)
-    org.http.post(f"/conversation/{conversation_id}/tags/", json={"updates": {"channel": "web"}})
+    assert org.http.post(f"/conversation/{conversation_id}/tags/", json={"updates": {"channel": "web"}}).status_code == 204
+    assert org.http.post(f"/conversation/{conversation_id}/feedback", json={"comment": "Good first plan."}).status_code == 200
+    metric = org.http.post("/metric/", json={
+        "name": "Plan agreed", "applied_to_services": [], "additional_notes": None, "tags": {},
+        "initial_version_metric_value": {"description": "Did the user agree on a plan?", "metric_value": {"type": "boolean"}}})
+    assert metric.status_code == 201, metric.text
+    evaluated = org.http.post("/metric/evaluate", json={"metric_ids": [metric.json()["id"]], "conversation_id": conversation_id})
+    assert evaluated.status_code == 200, evaluated.text
     sign_in(page, org, "/console/conversations")
     page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
     page.select_option("#f-finished", "true")
@@ -232,6 +241,10 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     page.wait_for_url(f"**/console/conversations/{conversation_id}")
     page.wait_for_selector("#transcript .msg.agent")
     assert "channel:web" in page.text_content("#tags")
+    page.wait_for_selector("#feedback li")
+    assert "Good first plan." in page.text_content("#feedback")
+    page.wait_for_selector("#metrics .metric-result")
+    assert page.text_content("#metrics .metric-result").startswith("Plan agreed v1: ")
     second = page.locator("#transcript .msg.agent").nth(1)
     second.locator("summary").click()
     second.locator(".insights .path").wait_for()

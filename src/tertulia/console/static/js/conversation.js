@@ -49,8 +49,11 @@ async function side(conversation) {
   try {
     const results = await api.get(`/metric/metric_evaluation_result?conversation_id=${conversation.id}`);
     const rows = results.metric_evaluation_results;
-    metrics.append(rows.length ? el("ul", { class: "list" }, rows.map((r) => el("li", {},
-      el("strong", {}, `${r.metric_id} v${r.metric_version}`), `: ${JSON.stringify(r.result)}`,
+    const ids = [...new Set(rows.map((r) => r.metric_id))];
+    const names = ids.length ? Object.fromEntries((await api.get(`/metric/?${ids.map((i) => `id=${i}`).join("&")}`))
+      .metrics.map((m) => [m.id, m.name])) : {};
+    metrics.append(rows.length ? el("ul", { class: "list" }, rows.map((r) => el("li", { class: "metric-result" },
+      el("strong", {}, `${names[r.metric_id] || r.metric_id} v${r.metric_version}`), `: ${JSON.stringify(r.result)}`,
       el("div", { class: "muted" }, r.justification)))) : el("p", { class: "muted" }, "No metric results yet."));
   } catch (error) {
     metrics.append(el("p", { class: "muted" }, `Metrics unavailable: ${error.detail || error}`));

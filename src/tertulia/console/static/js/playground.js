@@ -73,7 +73,7 @@ async function runTurn(path, options, { voice }) {
         reply.textContent = event.full_message;
         reply.dataset.complete = "true";
         state.completed = Boolean(event.conversation_completed);
-        last = addAction(t0, last, { type: "interaction-complete" });
+        last = addAction(t0, last, { type: "interaction-complete", conversation_completed: event.conversation_completed });
         $("#turn-status").textContent = `complete in ${Math.round(performance.now() - t0)} ms` +
           (state.completed ? " · the conversation has reached its end" : "");
       } else if (event.type === "error") {
@@ -109,11 +109,11 @@ async function start(event) {
     { voice: voiceQuery() === "voice" });
 }
 
-async function send(payload, requestFormat, text) {
+// The user's bubble comes from the stream's user-message-available event (for a voice note: its transcript).
+async function send(payload, requestFormat) {
   const form = new FormData();
   form.append("initial_message_type", "user-message");
   form.append("recorded_message", payload, requestFormat === "voice" ? "voice-note.wav" : "message.txt");
-  if (text !== undefined) bubble("user", text);
   const query = `request_format=${requestFormat}&response_format=${voiceQuery()}`;
   await runTurn(`/conversation/${state.conversationId}/interact?${query}`,
     { method: "POST", body: form, headers: voiceHeaders() }, { voice: voiceQuery() === "voice" });
@@ -125,13 +125,13 @@ async function say(event) {
   const text = input.value;
   if (!text.trim() || !state.conversationId) return;
   input.value = "";
-  await send(new Blob([text], { type: "text/plain;charset=utf-8" }), "text", text);
+  await send(new Blob([text], { type: "text/plain;charset=utf-8" }), "text");
 }
 
 async function toggleRecording() {
   const button = $("#record");
   if (recorder && recorder.recording) {
-    button.textContent = "🎙 Record";
+    button.textContent = "Record voice note";
     const wav = await recorder.stop();
     await send(wav, "voice");
     return;
@@ -139,7 +139,7 @@ async function toggleRecording() {
   recorder = new VoiceRecorder();
   try {
     await recorder.start();
-    button.textContent = "■ Stop and send";
+    button.textContent = "Stop and send";
   } catch (error) {
     flash(`The microphone is not available: ${error.message || error}`);
   }

@@ -1,0 +1,118 @@
+"""Loading the principal behind a verified token: ONE statement per request in the steady state.
+
+Every request re-checks, against the database, everything that can change behind a token while it is valid: that the
+API key it was minted from still exists and has not expired (a deleted key stops its tokens at once, in every
+process), that the user still exists, which role the user holds now, and the user's unexpired temporary grants.
+All of that is read by one ``SELECT`` (user ⋈ role, with the key's expiry and the number of live temporary grants as
+scalar subqueries).
+
+What is cached is only what cannot change: a role row's ``permission_grants`` (modifying a role's grants creates a
+new role row with a new id and moves its holders to it, ``role/service.py``), keyed by the role id. A request of a
+user whose role changed reads the new role id in the same statement and so the new grants. Temporary grants are read
+(one more statement) only when the user has live ones.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia.api_key.models import ApiKey
+from tertulia.auth.principal import Principal
+from tertulia.core.clock import utcnow
+from tertulia.core.errors import Unauthorized
+from tertulia.role.models import Role, TemporaryPermissionGrant
+from tertulia.user.models import User
+
+KEY_GONE = "The API key behind this token was revoked or has expired."
+USER_GONE = "The user of this token no longer exists."
+
+
+class _RoleGrants:
+    """``(org, role id) → permission_grants``; role rows never change their grants (bounded LRU). Kept as JSON bytes:
+    each read decodes a fresh list, so nothing a request does to its principal reaches another request."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, org_id: str, role_id: str) -> list[dict[str, Any]] | None:
+        raw = self.entries.get((org_id, role_id))
+        if raw is None:
+            return None
+        self.entries.move_to_end((org_id, role_id))
+        return orjson.loads(raw)
+
+    def put(self, org_id: str, role_id: str, grants: list[dict[str, Any]]) -> None:
+        self.entries[(org_id, role_id)] = orjson.dumps(grants)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_role_grants = _RoleGrants()
+
+
+async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_key_id: str | None) -> Principal:
+    """The caller behind a verified token of ``org_id``; ``Unauthorized`` when its key or its user is gone."""
+    now = utcnow()
+    key_expires = (
+        select(ApiKey.expires_at).where(ApiKey.org_id == org_id, ApiKey.key_id == api_key_id).scalar_subquery()
+        if api_key_id is not None
+        else literal(None)
+    )
+    live_temporary = (
+        select(func.count())
+        .select_from(TemporaryPermissionGrant)
+        .where(TemporaryPermissionGrant.org_id == org_id, TemporaryPermissionGrant.user_id == user_id,
+               TemporaryPermissionGrant.expires_at > now)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(User.user_id, Role.id, Role.name, key_expires.label("key_expires_at"), live_temporary.label("live"))
+            .join(Role, Role.id == User.role_id)
+            .where(User.org_id == org_id, User.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        # Which one is gone decides the message: the key is checked first, as a token's key outlives no user.
+        if api_key_id is not None and not await _key_alive(session, org_id, api_key_id, now):
+            raise Unauthorized(KEY_GONE)
+        raise Unauthorized(USER_GONE)
+    found_user, role_id, role_name, key_expires_at, live = row
+    if api_key_id is not None and (key_expires_at is None or _aware(key_expires_at) <= now):
+        raise Unauthorized(KEY_GONE)
+    grants = _role_grants.get(org_id, role_id)
+    if grants is None:
+        stored = await session.scalar(select(Role.permission_grants).where(Role.org_id == org_id, Role.id == role_id))
+        grants = list(stored or [])
+        _role_grants.put(org_id, role_id, grants)
+    if live:
+        temporary = await session.scalars(
+            select(TemporaryPermissionGrant.permission_grant).where(
+                TemporaryPermissionGrant.org_id == org_id, TemporaryPermissionGrant.user_id == user_id,
+                TemporaryPermissionGrant.expires_at > now,
+            )
+        )
+        grants.extend(temporary)
+    return Principal(org_id=org_id, user_id=found_user, role_id=role_id, role_name=role_name, grants=grants)
+
+
+async def _key_alive(session: AsyncSession, org_id: str, api_key_id: str, now: Any) -> bool:
+    expires_at = await session.scalar(
+        select(ApiKey.expires_at).where(ApiKey.org_id == org_id, ApiKey.key_id == api_key_id)
+    )
+    return expires_at is not None and _aware(expires_at) > now
+
+
+def _aware(value: Any) -> Any:
+    """A scalar subquery's datetime comes back as stored: naive UTC on SQLite."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

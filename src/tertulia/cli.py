@@ -141,5 +141,9 @@ from tertulia.jobs.cli import register as _register_job_commands  # noqa: E402
 
 _register_job_commands(app)
 
+from tertulia.simulator.cli import register as _register_simulation_commands  # noqa: E402
+
+_register_simulation_commands(app)
+
 if __name__ == "__main__":
     app()

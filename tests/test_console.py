@@ -14,7 +14,7 @@ from tests.test_context_graph import BASE, action, graph
 
 PAGES = ["/console", "/console/signin", "/console/playground", "/console/conversations",
          f"/console/conversations/{'a' * 24}", "/console/graphs", f"/console/graphs/{'b' * 24}", "/console/agents",
-         "/console/metrics", "/console/operations"]
+         "/console/simulations", "/console/metrics", "/console/operations"]
 STATIC = Path(__file__).resolve().parents[1] / "src" / "tertulia" / "console" / "static"
 SVG = "{http://www.w3.org/2000/svg}"
 

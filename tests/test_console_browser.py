@@ -357,3 +357,62 @@ def test_pages_fit_a_phone_screen(browser: Any, server: ConsoleServer, org: Org)
         assert tab.is_visible(".nav a[href='/console/playground']")
     finally:
         context.close()
+
+
+def test_simulation_runs_show_pass_rate_and_open_a_failed_conversation(page: Any, org: Org, monkeypatch) -> None:
+    from tests.support.postprocessing import drain
+    from tests.support.simulation import PERSONA_VERSION, SCENARIO_VERSION
+
+    def created(path: str, body: dict, key: str) -> str:
+        r = org.http.post(path, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()[key]
+
+    persona = created("/simulation/persona/", {"name": "Maria", "role": "runner", "tags": {},
+                                               "initial_version": PERSONA_VERSION}, "simulation_persona_id")
+    scenario = created("/simulation/scenario/", {"name": "Running plan", "tags": {},
+                                                 "initial_version": SCENARIO_VERSION}, "simulation_scenario_id")
+    metric = created("/metric/", {"name": "Plan agreed", "applied_to_services": [], "additional_notes": None, "tags": {},
+                                  "initial_version_metric_value": {"description": "Was a plan agreed?",
+                                                                   "metric_value": {"type": "boolean"}}}, "id")
+    test_id = created("/simulation/unit_test/", {
+        "name": "Agrees a running plan", "description": "Maria leaves with a plan.", "service_id": org.service_id,
+        "service_version_set_name": "release", "persona_id": persona, "scenario_id": scenario, "max_interactions": 2,
+        "success_criterions": [{"name": "plan", "metric_id": metric,
+                                "criterion": {"type": "boolean", "expected_value": True}}], "tags": {}},
+        "simulation_unit_test_id")
+    set_id = created("/simulation/unit_test_set/", {"name": "Nightly", "description": "Every night.", "tags": {},
+                                                     "unit_test_runs": [{"unit_test_id": test_id, "run_count": 2}]},
+                     "simulation_unit_test_set_id")
+    monkeypatch.setenv("TERTULIA_SIMULATION_CONCURRENCY", "1")  # one repetition after the other: scripts in order
+    llm = org.server.runtime.llm
+    for _ in range(2):
+        llm.script_decision("SimulateUser", {"objective_reached": False, "message": "I want to run on Mondays."})
+        llm.script_decision("SimulateUser", {"objective_reached": True, "message": "Thanks, that works."})
+    for value in (True, False):
+        llm.script_decision("EvaluateMetric", {"value": value, "references": [], "justification": "From the transcript."})
+    run_id = created("/simulation/unit_test_set_run/", {"simulation_unit_test_set_id": set_id},
+                     "simulation_unit_test_set_run_id")
+    org.server.call(drain(org.server.runtime, org.tenant.org_id))
+
+    sign_in(page, org, "/console/simulations")
+    page.wait_for_selector(f"#runs tr[data-run='{run_id}']")
+    row = page.text_content(f"#runs tr[data-run='{run_id}']")
+    assert "Nightly" in row and "completed" in row and "failed metrics" in row and "50% (1/2)" in row
+    page.click(f"#runs tr[data-run='{run_id}'] a")
+    page.wait_for_selector(f"#unit-tests section[data-unit-test='{test_id}'] .pass-rate")
+    section = page.locator(f"#unit-tests section[data-unit-test='{test_id}']")
+    assert section.locator("h3").text_content() == "Agrees a running plan"
+    assert section.locator(".pass-rate").text_content() == "pass rate 50%"
+    assert section.locator(".pass-k").text_content() == "pass^2 0%"
+    assert "95% CI" in section.locator(".figures").text_content()
+    assert section.locator("tr.rep[data-verdict='passed']").count() == 1
+    failed = section.locator("tr.rep[data-verdict='failed']")
+    assert failed.count() == 1
+    assert "plan: false (not met)" in failed.text_content()
+    shot(page, "simulations")
+    failed.locator("a.open-conversation").click()
+    page.wait_for_url(re.compile(r"/console/conversations/[0-9a-f]{24}$"))
+    page.wait_for_selector("#transcript .msg.user")
+    assert "I want to run on Mondays." in page.text_content("#transcript")
+    assert page.errors == []

@@ -28,6 +28,7 @@ NAV = [
     ("conversations", "/console/conversations", "Conversations"),
     ("graphs", "/console/graphs", "Context graphs"),
     ("agents", "/console/agents", "Agents & behaviors"),
+    ("simulations", "/console/simulations", "Simulations"),
     ("metrics", "/console/metrics", "Metrics"),
     ("operations", "/console/operations", "Operations"),
 ]
@@ -79,6 +80,11 @@ async def graph(graph_id: ObjectId) -> HTMLResponse:
 @router.get("/agents", response_class=HTMLResponse)
 async def agents() -> HTMLResponse:
     return _page("agents.html", "Agents & behaviors", "agents")
+
+
+@router.get("/simulations", response_class=HTMLResponse)
+async def simulations() -> HTMLResponse:
+    return _page("simulations.html", "Simulations", "simulations")
 
 
 @router.get("/metrics", response_class=HTMLResponse)

@@ -74,3 +74,52 @@ class OtlpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _switch_class():
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class _Switch(SpanProcessor):
+        """A span processor that exports to memory only while a test records (the global provider stays for the rest
+        of the session once installed: OpenTelemetry allows one per process)."""
+
+        def __init__(self, exporter) -> None:  # noqa: ANN001
+            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+            self.inner = SimpleSpanProcessor(exporter)
+            self.on = False
+
+        def on_start(self, span, parent_context=None) -> None:  # noqa: ANN001
+            pass
+
+        def on_end(self, span) -> None:  # noqa: ANN001
+            if self.on:
+                self.inner.on_end(span)
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return True
+
+    return _Switch
+
+
+_RECORDER: dict = {}
+
+
+def span_recorder():
+    """(exporter, switch): the process's in-memory span exporter behind a real SDK tracer provider."""
+    if not _RECORDER:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        exporter = InMemorySpanExporter()
+        switch = _switch_class()(exporter)
+        provider = TracerProvider()
+        provider.add_span_processor(switch)
+        trace.set_tracer_provider(provider)
+        assert trace.get_tracer_provider() is provider, "another tracer provider was installed first"
+        _RECORDER.update(exporter=exporter, switch=switch)
+    return _RECORDER["exporter"], _RECORDER["switch"]

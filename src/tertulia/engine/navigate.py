@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tertulia.engine import events as ev
+from tertulia.engine import tracing
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import AgentAction, EngineError
 from tertulia.engine.decisions import select_decision_exit, select_next_action
@@ -56,7 +57,10 @@ async def navigate(
                 step = Step()
                 async for event in tool_step(
                     ctx, state.get("exit_condition_tool_call_specs"), f" in state {pos.name}",
-                    lambda rounds, st=state: select_next_action(ctx, st, description, rounds), step,
+                    lambda rounds, st=state, name=pos.name: tracing.traced(
+                        "navigation.decision", select_next_action(ctx, st, description, rounds),
+                        state=name, state_type="action"),
+                    step,
                 ):
                     yield event
                 (choice, index), logs = step.value
@@ -76,7 +80,9 @@ async def navigate(
             st, step = pos.state, Step()
             async for event in tool_step(
                 ctx, st.get("tool_call_specs"), f" in state {pos.name}",
-                lambda rounds, st=st: select_decision_exit(ctx, st, rounds), step,
+                lambda rounds, st=st, name=pos.name: tracing.traced(
+                    "navigation.decision", select_decision_exit(ctx, st, rounds), state=name, state_type="decision"),
+                step,
                 started, st.get("audio_fillers"), st.get("audio_filler_triggered_after"),
             ):
                 yield event
@@ -109,4 +115,6 @@ def _transition(ctx: TurnContext, result: Navigation, kind: str, prev: Position,
             500,
         )
     ctx.transition_logs.append(ev.transition_log(kind, prev.name, prev.info, nxt.name, nxt.info, **extra))
+    tracing.instant("navigation.transition", transition_type=kind, from_state=prev.name, to_state=nxt.name,
+                    transition_index=result.transitions)
     return ev.state_transitioned(prev.name, prev.info, nxt.name, nxt.info)

@@ -44,6 +44,7 @@ class TurnLLM:
         except EngineError:
             raise
         except TimeoutError:
+            _report_timeout(self.ports.llm, request)
             raise EngineError(
                 f"The language model did not answer {request.interaction} within {self.ports.call_timeout:g}s.", 504
             ) from None
@@ -72,6 +73,7 @@ class TurnLLM:
         except EngineError:
             raise
         except TimeoutError:
+            _report_timeout(self.ports.llm, request)
             raise EngineError(
                 f"The language model stalled during {request.interaction} (no output for {self.ports.call_timeout:g}s).",
                 504,
@@ -88,3 +90,13 @@ class TurnLLM:
 
     async def text(self, request: LLMRequest) -> str:
         return "".join([piece async for piece in self.stream(request)])
+
+
+def _report_timeout(llm: Any, request: LLMRequest) -> None:
+    """Tell an observing LLM port (optional ``record_timeout``) that the engine's deadline fired."""
+    hook = getattr(llm, "record_timeout", None)
+    if hook is not None:
+        try:
+            hook(request)
+        except Exception:  # noqa: BLE001 - observation never changes the turn's outcome
+            pass

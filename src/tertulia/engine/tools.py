@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from tertulia.engine import events as ev
+from tertulia.engine import tracing
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import AgentAction, EngineError
 from tertulia.engine.ports import ToolInfo
@@ -48,16 +49,29 @@ async def run_tool(
     started = ev.tool_call_started(round_index, info.tool_id, info.version, params)
     emit(started)
     invocation = ctx.ports.tools.invoke(info.tool_id, str(spec.get("version_constraint") or ""), params)
+    span = tracing.start(f"execute_tool {name}", **{
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "tool_id": info.tool_id,
+        "tool_round": round_index,
+    })
     try:
-        result = await with_filler(
-            invocation, emit, started, spec.get("audio_fillers") if ctx.request.voice_response else None,
-            spec.get("audio_filler_triggered_after"),
-            f"{ctx.request.interaction_id}:{info.tool_id}:{round_index}",
-        )
-    except EngineError:
+        with tracing.active(span):
+            result = await with_filler(
+                invocation, emit, started, spec.get("audio_fillers") if ctx.request.voice_response else None,
+                spec.get("audio_filler_triggered_after"),
+                f"{ctx.request.interaction_id}:{info.tool_id}:{round_index}",
+            )
+        span.set_attributes({"tertulia.tool_version": result.version or info.version,
+                             "tertulia.tool_succeeded": bool(result.succeeded)})
+    except EngineError as exc:
+        tracing.fail(span, exc)
         raise
-    except Exception as exc:  # noqa: BLE001 - a broken tool runner voids the turn with a clear message
-        raise EngineError(f"Tool {info.tool_id} could not be invoked: {exc}", 502) from exc
+    except BaseException as exc:
+        tracing.fail(span, exc)
+        if not isinstance(exc, Exception):
+            raise
+        raise EngineError(f"Tool {info.tool_id} could not be invoked: {exc}", 502) from exc  # a broken tool runner
+    finally:
+        span.end()
     version = result.version or info.version
     output = result.output if result.succeeded else f"Tool call failed: {result.output}"
     emit(ev.tool_call_ended(round_index, info.tool_id, version, params, output, result.duration))

@@ -5,6 +5,9 @@ Critical path on a plain action-state turn: the ``SelectNextAction`` decision st
 dynamic-behavior selection and the active-memory check, assuming the previous behavior stays and no working memory
 appears. When either assumption fails, the speculative decision is discarded and made again with the real context.
 Events are always emitted in spec order (behavior → memory → navigation → engage) whatever finished first.
+
+Traced (``engine/tracing.py``): one ``tertulia.turn`` span with the steps as children; the steps' LLM calls and tool
+calls are children of their step.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from tertulia.core.ids import new_object_id
 from tertulia.engine import events as ev
+from tertulia.engine import tracing
 from tertulia.engine.context import BehaviorEffect, TurnContext
 from tertulia.engine.contract import EngineError, Fragment, Ports, TurnEvent, TurnOutcome, TurnRequest
 from tertulia.engine.dbs import select_behavior, speculated_behavior
@@ -33,6 +37,16 @@ def _key(behavior) -> tuple[str, int] | None:
 
 
 async def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEvent]:
+    span = tracing.start(
+        "tertulia.turn", org_id=request.org_id, conversation_id=request.conversation_id,
+        interaction_id=request.interaction_id, graph_id=request.graph.graph_id, opening=request.state is None,
+        voice_response=request.voice_response,
+    )
+    async for event in tracing.iterate_in(span, _turn(request, ports, span)):
+        yield event
+
+
+async def _turn(request: TurnRequest, ports: Ports, span) -> AsyncIterator[TurnEvent]:  # noqa: ANN001
     ctx = TurnContext(request, ports, TurnLLM(ports, request.llm_model_preferences), Graphs(request))
     agent_message_id = request.agent_message_id or new_object_id()
     start = ctx.graphs.start(request)
@@ -44,11 +58,14 @@ async def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEven
     exit_tools = any(s.get("tool_id") for s in start.state.get("exit_condition_tool_call_specs") or [])
     if is_action and not exit_tools:  # a decision that may call tools has side effects: never speculate it
         spec_ctx = dataclasses.replace(ctx, effect=BehaviorEffect.of(assumed), working_memory=[])
-        speculative = asyncio.ensure_future(
-            select_next_action(spec_ctx, view_of(spec_ctx, start), request.graph.body.get("description"))
-        )
-    dbs_task = asyncio.ensure_future(select_behavior(ctx))
-    memory_task = asyncio.ensure_future(active_memory(ctx, skip_memory))
+        speculative = asyncio.ensure_future(tracing.traced(
+            "navigation.decision",
+            select_next_action(spec_ctx, view_of(spec_ctx, start), request.graph.body.get("description")),
+            state=start.name, state_type="action", speculative=True,
+        ))
+    dbs_task = asyncio.ensure_future(tracing.traced("select_dynamic_behavior", select_behavior(ctx)))
+    memory_task = asyncio.ensure_future(tracing.traced("active_memory", active_memory(ctx, skip_memory),
+                                                       skipped=skip_memory))
     tasks = [t for t in (speculative, dbs_task, memory_task) if t is not None]
     try:
         selection, memory = await asyncio.gather(dbs_task, memory_task)
@@ -71,46 +88,22 @@ async def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEven
             speculative = None
 
         nav = Navigation()
-        async for event in navigate(ctx, start, nav, speculative):
+        async for event in tracing.iterate_in(tracing.start("navigation"), navigate(ctx, start, nav, speculative)):
             yield event
         speculative = None
 
-        if ctx.effect.active:
-            yield ev.engage_behavior_override(ctx.effect.overrides_instructions, ctx.effect.overrides_tools)
-        ephemeral: list[str] = []
-        async for event in engage_tool_rounds(ctx, nav.state, nav.action, ephemeral):
-            yield event
-        messages = engage_messages(
-            request.agent,
-            nav.state,
-            nav.action,
-            request.graph.body.get("description"),
-            ctx.working_memory,
-            ctx.reflections,
-            request.user_model,
-            request.transcript,
-            ctx.effect.instructions,
-            ctx.effect.overrides_instructions,
-            ephemeral,
-        )
         parts: list[str] = []
-        pending: str | None = None
-        async for piece in ctx.llm.stream(ctx.llm.request("EngageUser", messages)):
-            if pending is not None:
-                yield ev.message_fragment(len(parts) - 1, pending, False)
-                yield Fragment(pending)
-            parts.append(piece)
-            pending = piece
-        final = pending if pending is not None else ""
-        yield ev.message_fragment(max(len(parts) - 1, 0), final, True)
-        if final:
-            yield Fragment(final)
+        engage = tracing.start("engage", state=nav.position.name, action=nav.action)
+        async for event in tracing.iterate_in(engage, _engage(ctx, nav, parts)):
+            yield event
     finally:
         if speculative is not None:
             await _cancel([speculative])
 
     position = nav.position
     completed = ctx.graphs.is_terminal(position) and not position.stack
+    span.set_attributes({"tertulia.llm_calls": ctx.llm.calls, "tertulia.transitions": nav.transitions,
+                         "tertulia.state": position.name, "tertulia.conversation_completed": completed})
     yield TurnOutcome(
         agent_message_id=agent_message_id,
         agent_message="".join(parts),
@@ -123,6 +116,41 @@ async def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEven
         llm_calls=ctx.llm.calls,
         performed_queries=list(ctx.performed_queries),
     )
+
+
+async def _engage(ctx: TurnContext, nav: Navigation, parts: list[str]) -> AsyncIterator[TurnEvent]:
+    """The reply: the behavior override event, the reply's tool rounds, then the streamed ``EngageUser`` text
+    (``parts`` collects its fragments)."""
+    request = ctx.request
+    if ctx.effect.active:
+        yield ev.engage_behavior_override(ctx.effect.overrides_instructions, ctx.effect.overrides_tools)
+    ephemeral: list[str] = []
+    async for event in engage_tool_rounds(ctx, nav.state, nav.action, ephemeral):
+        yield event
+    messages = engage_messages(
+        request.agent,
+        nav.state,
+        nav.action,
+        request.graph.body.get("description"),
+        ctx.working_memory,
+        ctx.reflections,
+        request.user_model,
+        request.transcript,
+        ctx.effect.instructions,
+        ctx.effect.overrides_instructions,
+        ephemeral,
+    )
+    pending: str | None = None
+    async for piece in ctx.llm.stream(ctx.llm.request("EngageUser", messages)):
+        if pending is not None:
+            yield ev.message_fragment(len(parts) - 1, pending, False)
+            yield Fragment(pending)
+        parts.append(piece)
+        pending = piece
+    final = pending if pending is not None else ""
+    yield ev.message_fragment(max(len(parts) - 1, 0), final, True)
+    if final:
+        yield Fragment(final)
 
 
 def _tuple(value) -> tuple[str, int] | None:

@@ -25,6 +25,8 @@ DOMAINS = (
     "service",
     "dynamic_behavior_set",
     "conversation",
+    "feedback",
+    "turns",
     "metric",
     "webhook",
     "admin",

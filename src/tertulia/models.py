@@ -19,6 +19,7 @@ DOMAIN_MODELS = (
     "service",
     "dynamic_behavior_set",
     "conversation",
+    "feedback",
     "metric",
     "webhook",
     "jobs",

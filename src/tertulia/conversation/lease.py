@@ -26,7 +26,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import anyio
-
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,20 +48,22 @@ def _free(now) -> object:  # noqa: ANN001
     return or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now)
 
 
-async def acquire(sessions: async_sessionmaker, org_id: str, conversation_id: str) -> str | None:
+async def acquire(
+    sessions: async_sessionmaker, org_id: str, conversation_id: str, expected_interactions: int | None = None
+) -> str | None:
     """Take the lease on an unfinished conversation in its own transaction: the token, or None when it is held
-    by another request or the conversation is finished."""
+    by another request or the conversation is finished. ``expected_interactions``: also None when another turn
+    completed since the caller read the conversation (its inputs would be stale)."""
     token = new_token()
     now = utcnow()
+    conditions = [Conversation.org_id == org_id, Conversation.id == conversation_id,
+                  Conversation.is_finished.is_(False), _free(now)]
+    if expected_interactions is not None:
+        conditions.append(Conversation.num_interactions == expected_interactions)
     async with unit_of_work(sessions) as session:
         result = await session.execute(
             update(Conversation)
-            .where(
-                Conversation.org_id == org_id,
-                Conversation.id == conversation_id,
-                Conversation.is_finished.is_(False),
-                _free(now),
-            )
+            .where(*conditions)
             .values(lock_token=token, lock_expires_at=now + timedelta(seconds=LEASE_SECONDS))
             .execution_options(synchronize_session=False)
         )

@@ -70,18 +70,3 @@ class Message(OrgScoped, Base):
     message_type: Mapped[str] = mapped_column(String(32))  # user-message | agent-message | agent-inner-thought | external-event
     audio_key: Mapped[str | None] = mapped_column(String(256), default=None)  # blob store key of the original audio
     audio_content_type: Mapped[str | None] = mapped_column(String(64), default=None)
-
-
-class ConversationFeedback(OrgScoped, Base):
-    """A comment on a conversation (``interaction_id`` None) or on one of its interactions (seed 002's feedback API)."""
-
-    __tablename__ = "conversation_feedbacks"
-
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
-    interaction_id: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
-    user_id: Mapped[str] = mapped_column(String(128))
-    user_org_id: Mapped[str] = mapped_column(String(64))
-    # The wire ``feedback_content``: {"type": "conversation", "comment"} or
-    # {"type": "interaction_comment", "interaction_id", "comment", "resolved"}.
-    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
+
+VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 
 
 async def get_conversation(
@@ -147,10 +150,58 @@ async def has_earlier_finished(
     return found is not None
 
 
-async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> list[dict]:
-    rows = await session.scalars(
-        select(Interaction.replay)
+async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> dict[str, dict[str, Any]]:
+    """How each interaction started (state, inputs, queries), by interaction id, in conversation order."""
+    rows = await session.execute(
+        select(Interaction.id, Interaction.replay)
         .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
         .order_by(Interaction.sequence)
     )
-    return [r or {} for r in rows.all()]
+    return {interaction_id: replay or {} for interaction_id, replay in rows.all()}
+
+
+async def append_turn(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    interaction_id: str,
+    messages: list[dict[str, Any]],
+    insights: dict[str, Any],
+    replay: dict[str, Any],
+    state: dict[str, Any],
+    active_behavior: list[Any] | None,
+    final_message_id: str,
+    finished: bool,
+    now: datetime,
+) -> int:
+    """Add one completed interaction with its messages (in order, after the existing ones) to ``conv`` and move the
+    conversation on (state, counters, final message; finished when the turn ended it); the lease is released with
+    it. Returns how many of the messages are visible (user, agent and external-event messages)."""
+    position = int(
+        await session.scalar(
+            select(func.coalesce(func.max(Message.position), -1)).where(
+                Message.org_id == conv.org_id, Message.conversation_id == conv.id
+            )
+        )
+    )
+    for offset, fields in enumerate(messages, start=1):
+        session.add(Message(org_id=conv.org_id, conversation_id=conv.id, interaction_id=interaction_id,
+                            position=position + offset, **fields))
+    session.add(
+        Interaction(id=interaction_id, org_id=conv.org_id, conversation_id=conv.id, sequence=conv.num_interactions,
+                    insights=insights, replay=replay, completed_at=now)
+    )
+    visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
+    conv.state = state
+    conv.active_dynamic_behavior = active_behavior
+    conv.num_messages += visible
+    conv.num_interactions += 1
+    conv.final_message_id = final_message_id
+    conv.lock_token = None
+    conv.lock_expires_at = None
+    if finished:
+        conv.is_finished = True
+        conv.open_key = None
+        conv.finished_at = now
+    await session.flush()
+    return visible

@@ -1,4 +1,5 @@
-"""Conversation use cases other than the streamed turns: listing, messages, finish, tags, insights, sources."""
+"""Conversation use cases (a plain CRUD domain; the turns are ``tertulia.turns``): listing, messages, finish, tags,
+insights, message sources."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tertulia.conversation.schemas import (
     MessageInstance,
     ModifyConversationTagsRequest,
 )
+from tertulia.conversation.source import source_for
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import ApiError, BadRequest, Conflict, NotFound
 from tertulia.core.paging import apply_sort, fetch_page, page_list, parse_sort_by, parse_tag_filters, tags_match
@@ -207,8 +209,6 @@ async def message_source(
     session: AsyncSession, runtime: Runtime, who: Principal, conversation_id: str, message_id: str, long_lived: bool,
     base_url: str = "",
 ) -> dict[str, Any]:
-    from tertulia.conversation.voice import source_for
-
     conv = await require_conversation(session, who, conversation_id)
     message = await repo.get_message(session, who.org_id, conv.id, message_id)
     if message is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,3 +89,30 @@ async def list_invocations(
     query = apply_sort(query, sort, {"invoked_at": DynamicBehaviorInvocation.invoked_at},
                        [DynamicBehaviorInvocation.invoked_at.desc(), DynamicBehaviorInvocation.id])
     return list((await session.scalars(query)).all())
+
+
+async def record_invocation(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    set_id: str,
+    version: int,
+    conversation_id: str,
+    service_id: str,
+    user_id: str,
+    initial_message_id: str | None,
+    agent_message_id: str,
+    agent_inner_thoughts_ids: list[str],
+    external_event_message_ids: list[str],
+    invoked_at: datetime,
+) -> None:
+    """Record that a behavior set version fired in a turn (read back by the invocations listing)."""
+    session.add(
+        DynamicBehaviorInvocation(
+            org_id=org_id, dynamic_behavior_set_id=set_id, dynamic_behavior_set_version=version,
+            conversation_id=conversation_id, service_id=service_id, user_id=user_id,
+            initial_message_id=initial_message_id, agent_message_id=agent_message_id,
+            agent_inner_thoughts_ids=agent_inner_thoughts_ids, external_event_message_ids=external_event_message_ids,
+            invoked_at=invoked_at,
+        )
+    )

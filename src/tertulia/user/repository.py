@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.core.paging import SortKey, apply_sort
@@ -69,6 +70,32 @@ async def user_model_entries(session: AsyncSession, org_id: str, user_id: str) -
             .where(UserModelEntry.org_id == org_id, UserModelEntry.user_id == user_id)
             .order_by(UserModelEntry.updated_at.desc(), UserModelEntry.id)
         )
+    )
+
+
+async def user_model_contents(session: AsyncSession, org_id: str, user_id: str) -> list[str]:
+    """The user model's entries, oldest first (what a turn's prompt carries)."""
+    rows = await session.scalars(
+        select(UserModelEntry.content)
+        .where(UserModelEntry.org_id == org_id, UserModelEntry.user_id == user_id)
+        .order_by(UserModelEntry.updated_at)
+    )
+    return list(rows.all())
+
+
+async def add_turn_stats(
+    session: AsyncSession, org_id: str, user_id: str, *, messages: int, conversations: int, at: datetime
+) -> None:
+    """Count a completed turn in the user's stats (one UPDATE, safe against concurrent turns of other conversations)."""
+    await session.execute(
+        update(User)
+        .where(User.org_id == org_id, User.user_id == user_id)
+        .values(
+            num_messages=User.num_messages + messages,
+            num_conversations=User.num_conversations + conversations,
+            last_message_time=at,
+        )
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -1,19 +1,20 @@
-"""HTTP routes from seed 002 that the OpenAPI does not list: feedback and simulate-an-interaction (paths, bodies,
-statuses and permissions exactly as the seed gives them; see ``feedback.py`` and ``simulate.py``)."""
+"""HTTP routes of conversation and interaction feedback (seed 002; the OpenAPI does not list them): paths, bodies,
+statuses and permissions exactly as the seed gives them (see ``service.py``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
-from tertulia.auth.deps import RuntimeDep, SessionDep, require
+from tertulia.auth.deps import SessionDep, require
 from tertulia.auth.principal import Principal
-from tertulia.conversation import feedback as fb
-from tertulia.conversation.simulate import SimulateInteractionRequest, SimulateInteractionResponse, simulate_interaction
 from tertulia.core.ids import OBJECT_ID_PATTERN
+from tertulia.core.routing import domain_router
+from tertulia.feedback import schemas as fb
+from tertulia.feedback import service
 
-router = APIRouter()
+router = domain_router("Conversation")
 
 Cid = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the conversation.")]
 Iid = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the interaction.")]
@@ -33,7 +34,7 @@ async def get_conversation_feedbacks(
     continuation_token: Annotated[int, Query(ge=0)] = 0,
     sort_by: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> fb.GetFeedbacksResponse:
-    return await fb.list_feedbacks(session, who, type, conversation_id, interaction_id, sort_by, limit, continuation_token)
+    return await service.list_feedbacks(session, who, type, conversation_id, interaction_id, sort_by, limit, continuation_token)
 
 
 @router.post("/conversation/{conversation_id}/feedback", operation_id="create-conversation-feedback",
@@ -42,7 +43,7 @@ async def create_conversation_feedback(
     conversation_id: Cid, body: fb.CreateConversationFeedbackRequest, session: SessionDep,
     who: Annotated[Principal, Upsert],
 ) -> fb.ConversationFeedbackCreated:
-    return await fb.create_conversation_feedback(session, who, conversation_id, body)
+    return await service.create_conversation_feedback(session, who, conversation_id, body)
 
 
 @router.post("/conversation/{conversation_id}/feedback/{feedback_id}", operation_id="update-conversation-feedback",
@@ -51,7 +52,7 @@ async def update_conversation_feedback(
     conversation_id: Cid, feedback_id: Fid, body: fb.UpdateConversationFeedbackRequest, session: SessionDep,
     who: Annotated[Principal, Upsert],
 ) -> Response:
-    await fb.update_conversation_feedback(session, who, conversation_id, feedback_id, body)
+    await service.update_conversation_feedback(session, who, conversation_id, feedback_id, body)
     return Response(status_code=204)
 
 
@@ -60,7 +61,7 @@ async def update_conversation_feedback(
 async def delete_conversation_feedback(
     conversation_id: Cid, feedback_id: Fid, session: SessionDep, who: Annotated[Principal, Upsert],
 ) -> Response:
-    await fb.delete_feedback(session, who, conversation_id, None, feedback_id)
+    await service.delete_feedback(session, who, conversation_id, None, feedback_id)
     return Response(status_code=204)
 
 
@@ -70,7 +71,7 @@ async def create_interaction_feedback(
     conversation_id: Cid, interaction_id: Iid, body: fb.CreateInteractionFeedbackRequest, session: SessionDep,
     who: Annotated[Principal, UpsertInteraction],
 ) -> fb.InteractionFeedbackCreated:
-    return await fb.create_interaction_feedback(session, who, conversation_id, interaction_id, body)
+    return await service.create_interaction_feedback(session, who, conversation_id, interaction_id, body)
 
 
 @router.post("/conversation/{conversation_id}/interaction/{interaction_id}/feedback/{feedback_id}",
@@ -79,7 +80,7 @@ async def update_interaction_feedback(
     conversation_id: Cid, interaction_id: Iid, feedback_id: Fid, body: fb.UpdateInteractionFeedbackRequest,
     session: SessionDep, who: Annotated[Principal, UpsertInteraction],
 ) -> Response:
-    await fb.update_interaction_feedback(session, who, conversation_id, interaction_id, feedback_id, body)
+    await service.update_interaction_feedback(session, who, conversation_id, interaction_id, feedback_id, body)
     return Response(status_code=204)
 
 
@@ -89,16 +90,5 @@ async def delete_interaction_feedback(
     conversation_id: Cid, interaction_id: Iid, feedback_id: Fid, session: SessionDep,
     who: Annotated[Principal, UpsertInteraction],
 ) -> Response:
-    await fb.delete_feedback(session, who, conversation_id, interaction_id, feedback_id)
+    await service.delete_feedback(session, who, conversation_id, interaction_id, feedback_id)
     return Response(status_code=204)
-
-
-@router.post("/conversation/{conversation_id}/interaction/{interaction_id}/simulate",
-             operation_id="simulate-an-interaction", response_model=SimulateInteractionResponse)
-async def simulate(
-    conversation_id: Cid, interaction_id: Iid, session: SessionDep, runtime: RuntimeDep,
-    who: Annotated[Principal, Depends(require("Conversation:InteractWithConversation"))],
-    body: SimulateInteractionRequest | None = None,
-) -> SimulateInteractionResponse:
-    return await simulate_interaction(session, runtime, who, conversation_id, interaction_id,
-                                      body or SimulateInteractionRequest())

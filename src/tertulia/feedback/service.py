@@ -19,72 +19,25 @@ The seed shows only the ``interaction_comment`` variant of an interaction feedba
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
-from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.auth.principal import Principal
 from tertulia.conversation import repository as repo
-from tertulia.conversation.models import ConversationFeedback
 from tertulia.conversation.service import conv_attrs, require_conversation
 from tertulia.core.errors import BadRequest, NotFound
 from tertulia.core.paging import page_list, parse_sort_by
-from tertulia.core.schemas import NonEmptyStr, WireModel
-
-
-class CreateConversationFeedbackRequest(WireModel):
-    comment: NonEmptyStr = Field(description="The comment for the conversation.")
-
-
-class UpdateConversationFeedbackRequest(WireModel):
-    feedback: NonEmptyStr = Field(description="The feedback message.")
-
-
-class InteractionCommentInput(WireModel):
-    type: Literal["interaction_comment"]
-    comment: NonEmptyStr
-
-
-class InteractionCommentUpdate(WireModel):
-    type: Literal["interaction_comment"]
-    comment: NonEmptyStr
-    resolved: bool = False
-
-
-class CreateInteractionFeedbackRequest(WireModel):
-    feedback: InteractionCommentInput
-
-
-class UpdateInteractionFeedbackRequest(WireModel):
-    feedback: InteractionCommentUpdate
-
-
-class ConversationFeedbackCreated(BaseModel):
-    conversation_feedback_id: str
-
-
-class InteractionFeedbackCreated(BaseModel):
-    interaction_feedback_id: str
-
-
-class FeedbackInstance(BaseModel):
-    id: str
-    user_id: str
-    user_org_id: str
-    conversation_id: str
-    created_at: AwareDatetime
-    feedback_content: dict[str, Any]
-
-
-class GetFeedbacksResponse(BaseModel):
-    feedbacks: list[FeedbackInstance]
-    has_more: bool
-    continuation_token: int | None
-
-
-FeedbackKind = Annotated[Literal["conversation", "interaction"], Field(description="The type of feedback to retrieve.")]
+from tertulia.feedback.models import ConversationFeedback
+from tertulia.feedback.schemas import (
+    ConversationFeedbackCreated,
+    CreateConversationFeedbackRequest,
+    CreateInteractionFeedbackRequest,
+    FeedbackInstance,
+    GetFeedbacksResponse,
+    InteractionFeedbackCreated,
+    UpdateConversationFeedbackRequest,
+    UpdateInteractionFeedbackRequest,
+)
 
 
 async def create_conversation_feedback(

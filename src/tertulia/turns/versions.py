@@ -8,29 +8,19 @@ simulations too).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from tertulia.engine.contract import BehaviorVersion, GraphVersion
-
-
-@dataclass
-class PinnedVersions:
-    agent: dict[str, Any]
-    graph: GraphVersion
-    referenced_graphs: dict[str, GraphVersion]
-    llm_model_preferences: dict[str, dict[str, Any]]
-    behaviors: list[BehaviorVersion]
+from tertulia.engine.contract import GraphVersion
+from tertulia.service import resolution as res
+from tertulia.service.resolution import ResolvedVersionSet
+from tertulia.turns.contract import PinnedVersions
 
 
 async def resolve_pinned(
     session: AsyncSession, org_id: str, service_id: str, version_set_info: dict[str, Any]
 ) -> PinnedVersions:
     # The service domain's resolution helpers load one exact version each (BadRequest when it is gone).
-    from tertulia.service import resolution as res
-
     agent_id, agent_version = version_set_info["agent_version_info"]
     graph_id, graph_version = version_set_info["service_hierarchical_state_machine_version_info"]
     _, agent_body = await res.load_agent_version(session, org_id, agent_id, int(agent_version))
@@ -44,4 +34,11 @@ async def resolve_pinned(
         referenced_graphs=referenced,
         llm_model_preferences={k: dict(v) for k, v in (version_set_info.get("llm_model_preferences") or {}).items()},
         behaviors=await res.active_behaviors(session, org_id, service_id),
+    )
+
+
+def pinned_from(resolved: ResolvedVersionSet) -> PinnedVersions:
+    """The versions a new conversation pins: the service's version set as resolved now."""
+    return PinnedVersions(
+        resolved.agent, resolved.graph, resolved.referenced_graphs, resolved.llm_model_preferences, resolved.behaviors
     )

@@ -1,0 +1,146 @@
+"""The turn pump: runs the engine for a ``TurnPlan``, yields the wire events as they come, saves the outcome.
+
+* the engine runs while the events stream; its actions and reply fragments are forwarded as they come (voice
+  replies are spoken sentence by sentence);
+* the whole turn is written by ``TurnStore.save`` in ONE transaction at the end, which first re-confirms the lease;
+* any failure yields an ``error`` event and nothing of the turn persists; a consumer that stops reading (a client
+  that disconnects) leaves nothing either. In every case the lease is released in ``finally`` under a shielded
+  cancel scope (a create's reservation with it) and any audio already stored is removed.
+
+``pump`` yields event dicts (the in-process runner collects them); ``ndjson_body`` encodes them for HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import anyio
+from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
+from tertulia.engine.turn import run_turn
+from tertulia.engine.wiring import make_ports
+from tertulia.runtime import Runtime
+from tertulia.turns.contract import TurnPlan, TurnStore
+from tertulia.turns.voice import discard_audio, speech_stream, store_reply_audio
+
+log = logging.getLogger("tertulia.turns")
+
+
+def ndjson(event: dict[str, Any]) -> bytes:
+    return (json.dumps(event, separators=(",", ":"), default=_json_default) + "\n").encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | set):
+        return list(value)
+    return str(value)
+
+
+async def ndjson_body(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """The HTTP body: one JSON object per line. Closing this generator closes the pump (its cleanup runs)."""
+    try:
+        async for event in events:
+            yield ndjson(event)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
+
+
+def error_event(code: int, description: str) -> dict[str, Any]:
+    return {"type": "error", "http_error_code": code, "error_description": description}
+
+
+def _piece(plan: TurnPlan, text: str, sequence: int, stop: bool) -> dict[str, Any]:
+    return {
+        "type": "new-message",
+        "message": text,
+        "message_metadata": [],
+        "transcript_alignment": None,
+        "stop": stop,
+        "sequence_number": sequence,
+        "message_id": plan.agent_message_id,
+    }
+
+
+def _voice_piece(plan: TurnPlan, piece: Any, sequence: int) -> dict[str, Any]:
+    """A spoken sentence: base64 audio in ``message`` and its ``[ms, char]`` transcript alignment."""
+    return {**_piece(plan, piece.message, sequence, stop=False), "transcript_alignment": piece.transcript_alignment}
+
+
+async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any = None) -> AsyncIterator[dict[str, Any]]:
+    """The events of one turn (see the module docstring). ``memories``: the user's memory retriever, if any."""
+    renewal = store.renewal(plan)
+    renewal.start()
+    saved = False
+    speech: Any = None
+    try:
+        for event in plan.leading_events:
+            yield event
+        ports = make_ports(runtime, memories=memories)
+        outcome: TurnOutcome | None = None
+        held: str | None = None  # the latest fragment, sent once we know whether it is the last
+        sequence = 0
+        speech = speech_stream(runtime, plan)  # voice replies: speak sentence by sentence as the text streams
+        async for event in run_turn(plan.request, ports):
+            if isinstance(event, AgentAction):
+                kind = str(event.action.get("type", ""))
+                if plan.emit_actions and plan.action_filter is not None and plan.action_filter.search(kind):
+                    yield {"type": "current-agent-action", "action": event.action}
+            elif isinstance(event, Fragment) and speech is not None:
+                speech.feed(event.text)
+                for piece in speech.ready():
+                    yield _voice_piece(plan, piece, sequence)
+                    sequence += 1
+            elif isinstance(event, Fragment):
+                if held is not None:
+                    yield _piece(plan, held, sequence, stop=False)
+                    sequence += 1
+                held = event.text
+            elif isinstance(event, TurnOutcome):
+                outcome = event
+        if outcome is None:
+            raise EngineError("The agent ended the turn without a reply.")
+        if speech is not None:
+            async for piece in speech.finish(outcome.agent_message):
+                yield _voice_piece(plan, piece, sequence)
+                sequence += 1
+            yield _piece(plan, "", sequence, stop=True)  # closes the audio stream: no more audio
+            await store_reply_audio(runtime, plan, speech)
+        else:
+            yield _piece(plan, held if held is not None else outcome.agent_message, sequence, stop=True)
+        with anyio.CancelScope(shield=True):
+            await store.save(plan, outcome)
+        saved = True
+        yield {
+            "type": "interaction-complete",
+            "message_id": plan.agent_message_id,
+            "interaction_id": plan.interaction_id,
+            "full_message": outcome.agent_message,
+            "conversation_completed": bool(outcome.conversation_completed),
+        }
+    except EngineError as exc:
+        yield error_event(exc.http_error_code, exc.description)
+    except Exception as exc:  # noqa: BLE001 - reported in-band: the status line is already sent
+        log.exception("turn %s of conversation %s failed", plan.interaction_id, plan.conversation_id)
+        yield error_event(500, f"The interaction failed and was rolled back ({type(exc).__name__}).")
+    finally:
+        renewal.stop()
+        if speech is not None:
+            speech.cancel()
+        if not saved:
+            await discard(runtime, store, plan)
+
+
+async def discard(runtime: Runtime, store: TurnStore, plan: TurnPlan) -> None:
+    """Leave nothing of a failed or abandoned turn: its stored audio goes and the lease is released (a create's
+    reservation with it). Nothing else was written: the outcome is written only by ``TurnStore.save``."""
+    with anyio.CancelScope(shield=True):
+        await discard_audio(runtime, [m.audio_key for m in plan.new_messages] + [plan.agent_audio_key])
+        await store.release(plan)

@@ -1,0 +1,208 @@
+"""``SqlTurnStore``: the ``TurnStore`` on the database, through each domain's own repository functions.
+
+* reads (``conversation``, ``load``, ``load_new``, ``speaker_hints``) use the request's session when given one
+  (``SqlTurnStore(db, reads=session)``), else a short session of their own; ``load`` takes a fixed number of
+  queries whatever the conversation's length (conversation, transcript, interactions, returning-user check, user,
+  user model, plus the pinned versions);
+* the lease goes through ``conversation.lease`` (its own short transactions);
+* ``save`` writes the whole outcome in ONE unit of work: the lease re-confirmed, the interaction and its messages
+  (conversation repository), the behavior invocation (dynamic-behavior-set repository), the user's turn stats
+  (user repository) and, when the turn finished the conversation, its post-processing jobs (analysis).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from tertulia.analysis import schedule_post_processing
+from tertulia.analysis.memory_store import UserMemoryStore
+from tertulia.conversation import lease
+from tertulia.conversation import repository as conversations
+from tertulia.conversation.models import Conversation
+from tertulia.core.clock import utcnow
+from tertulia.core.db import Database
+from tertulia.core.ids import new_object_id
+from tertulia.dynamic_behavior_set import repository as behaviors
+from tertulia.engine.contract import EngineError, TurnOutcome
+from tertulia.service.resolution import resolve_version_set
+from tertulia.turns.contract import (
+    ConversationView,
+    LeaseRenewal,
+    StoredMessage,
+    TurnInputs,
+    TurnPlan,
+    UserView,
+)
+from tertulia.turns.versions import pinned_from, resolve_pinned
+from tertulia.user import repository as users
+
+
+def view_of(conv: Conversation) -> ConversationView:
+    return ConversationView(
+        org_id=conv.org_id, id=conv.id, user_id=conv.user_id, service_id=conv.service_id, created_at=conv.created_at,
+        version_set_info=dict(conv.version_set_info or {}), is_finished=conv.is_finished, is_test=conv.is_test,
+        tags=dict(conv.tags or {}), state=conv.state,
+        active_behavior=tuple(conv.active_dynamic_behavior) if conv.active_dynamic_behavior else None,  # type: ignore[arg-type]
+        num_interactions=conv.num_interactions,
+    )
+
+
+class SqlTurnStore:
+    def __init__(self, db: Database, embedder: Any = None, *, reads: AsyncSession | None = None) -> None:
+        self.db = db
+        self.embedder = embedder  # ranks the user's memories by meaning when present
+        self._reads = reads
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        if self._reads is not None:
+            yield self._reads
+            return
+        async with self.db.sessions() as session:
+            yield session
+
+    # -- reads ---------------------------------------------------------------------------------------------------
+
+    async def conversation(self, org_id: str, conversation_id: str) -> ConversationView | None:
+        async with self._session() as session:
+            conv = await conversations.get_conversation(session, org_id, conversation_id)
+        return view_of(conv) if conv is not None else None
+
+    async def load(self, conversation: ConversationView) -> TurnInputs:
+        conv = conversation
+        async with self._session() as session:
+            history = await conversations.transcript(session, conv.org_id, conv.id)
+            replays = await conversations.interaction_replays(session, conv.org_id, conv.id)
+            returning = await conversations.has_earlier_finished(
+                session, conv.org_id, conv.user_id, conv.service_id, conv.created_at, conv.id
+            )
+            versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
+            user, model = await self._user(session, conv.org_id, conv.user_id)
+        transcript = [StoredMessage(m.id, m.interaction_id, m.message_type, m.message, m.created_at, m.position)
+                      for m in history]
+        return TurnInputs(conv, versions, transcript, replays, returning, user, model, self._memories(conv))
+
+    async def load_new(
+        self, org_id: str, user_id: str, service_id: str, version_set_name: str, *, is_test: bool, tags: dict[str, Any]
+    ) -> TurnInputs:
+        now = utcnow()
+        async with self._session() as session:
+            resolved = await resolve_version_set(session, org_id, service_id, version_set_name)
+            conv = ConversationView(org_id=org_id, id=new_object_id(), user_id=user_id, service_id=service_id,
+                                    created_at=now, version_set_info=resolved.version_set_info, is_test=is_test,
+                                    tags=dict(tags))
+            user, model = await self._user(session, org_id, user_id)
+            returning = await conversations.has_earlier_finished(session, org_id, user_id, service_id, now, conv.id)
+        return TurnInputs(conv, pinned_from(resolved), [], {}, returning, user, model, self._memories(conv))
+
+    async def _user(self, session: AsyncSession, org_id: str, user_id: str) -> tuple[UserView | None, list[str]]:
+        user = await users.get_user(session, org_id, user_id)
+        model = await users.user_model_contents(session, org_id, user_id)
+        if user is None:
+            return None, model
+        model.extend(str(c) for c in (user.additional_context or []))
+        name = f"{user.first_name} {user.last_name}".strip() or user_id
+        return UserView(user_id, name, dict(user.preferences or {})), model
+
+    def _memories(self, conv: ConversationView) -> UserMemoryStore:
+        return UserMemoryStore(self.db.sessions, conv.org_id, conv.user_id, self.embedder)
+
+    async def speaker_hints(self, org_id: str, conversation_id: str) -> tuple[str | None, list[str]]:
+        """The conversation user's preferred language and ``audio_keyterms`` (user preferences)."""
+        async with self._session() as session:
+            conv = await conversations.get_conversation(session, org_id, conversation_id)
+            user = await users.get_user(session, org_id, conv.user_id) if conv is not None else None
+        preferences = (user.preferences if user is not None else None) or {}
+        keyterms = [str(k) for k in preferences.get("audio_keyterms") or [] if k]
+        return preferences.get("preferred_language") or None, keyterms
+
+    # -- the lease (its own short transactions) ------------------------------------------------------------------
+
+    async def reserve(self, conversation: ConversationView) -> str | None:
+        conv = conversation
+        open_key = f"{conv.user_id}|{conv.service_id}"
+
+        def holding(token: str) -> Conversation:  # a fresh row per attempt
+            return Conversation(
+                id=conv.id, org_id=conv.org_id, user_id=conv.user_id, service_id=conv.service_id,
+                version_set_info=conv.version_set_info, is_test=conv.is_test, tags=dict(conv.tags), open_key=open_key,
+                lock_token=token, lock_expires_at=conv.created_at + timedelta(seconds=lease.LEASE_SECONDS),
+                created_at=conv.created_at, num_messages=0, num_interactions=0, is_finished=False,
+            )
+
+        reserved = await lease.reserve(self.db.sessions, holding, conv.org_id, open_key)
+        return reserved.lock_token if reserved is not None else None
+
+    async def acquire(self, conversation: ConversationView) -> str | None:
+        return await lease.acquire(self.db.sessions, conversation.org_id, conversation.id, conversation.num_interactions)
+
+    async def release(self, plan: TurnPlan) -> None:
+        await lease.release(self.db.sessions, plan.org_id, plan.conversation_id, plan.token, reserved=plan.is_opening)
+
+    def renewal(self, plan: TurnPlan) -> LeaseRenewal:
+        return lease.Renewal(self.db.sessions, plan.org_id, plan.conversation_id, plan.token)
+
+    # -- the outcome (one transaction) ---------------------------------------------------------------------------
+
+    async def save(self, plan: TurnPlan, outcome: TurnOutcome) -> None:
+        now = utcnow()
+        async with self.db.unit_of_work() as session:
+            if not await lease.still_held(session, plan.org_id, plan.conversation_id, plan.token):
+                raise EngineError("The conversation was taken over by another request; the turn was discarded.", 409)
+            conv = await conversations.get_conversation(session, plan.org_id, plan.conversation_id)
+            if conv is None:
+                raise EngineError("The conversation no longer exists.", 404)
+            messages = _messages(plan, outcome, now)
+            replay = {
+                "state": conv.state,  # where the turn started (the lease kept it unchanged since)
+                "previous_behavior": list(plan.request.previous_behavior) if plan.request.previous_behavior else None,
+                "new_message_ids": [m.id for m in plan.new_messages],
+                "is_returning_user": plan.request.is_returning_user,
+                "performed_queries": list(outcome.performed_queries or []),
+            }
+            visible = await conversations.append_turn(
+                session, conv, interaction_id=plan.interaction_id, messages=messages, insights=outcome.insights,
+                replay=replay, state=outcome.state.as_json(),
+                active_behavior=list(outcome.active_behavior) if outcome.active_behavior else None,
+                final_message_id=plan.agent_message_id, finished=bool(outcome.conversation_completed), now=now,
+            )
+            if outcome.triggered_behavior:
+                await behaviors.record_invocation(
+                    session, plan.org_id, set_id=outcome.triggered_behavior[0],
+                    version=int(outcome.triggered_behavior[1]), conversation_id=plan.conversation_id,
+                    service_id=plan.service_id, user_id=plan.user_id,
+                    initial_message_id=next((m.id for m in plan.new_messages if m.message_type == "user-message"), None),
+                    agent_message_id=plan.agent_message_id,
+                    agent_inner_thoughts_ids=[t.id for t in outcome.inner_thoughts],
+                    external_event_message_ids=[m.id for m in plan.new_messages if m.message_type == "external-event"],
+                    invoked_at=now,
+                )
+            await users.add_turn_stats(session, plan.org_id, plan.user_id, messages=visible,
+                                       conversations=1 if plan.is_opening else 0, at=now)
+            if outcome.conversation_completed:
+                await schedule_post_processing(session, conv)
+
+
+def _messages(plan: TurnPlan, outcome: TurnOutcome, now: Any) -> list[dict[str, Any]]:
+    """The turn's messages in conversation order: its inputs, the inner thoughts, then the agent's reply."""
+    rows: list[dict[str, Any]] = [
+        dict(id=m.id, sender=m.sender, message=m.text, format=m.format, message_type=m.message_type,
+             created_at=m.created_at, audio_key=m.audio_key, audio_content_type=m.audio_content_type)
+        for m in plan.new_messages
+    ]
+    rows += [
+        dict(id=t.id, sender=plan.agent_sender, message=t.text, format="text", message_type="agent-inner-thought",
+             created_at=t.created_at or now)
+        for t in outcome.inner_thoughts
+    ]
+    rows.append(dict(
+        id=plan.agent_message_id, sender=plan.agent_sender, message=outcome.agent_message,
+        format="voice" if plan.response_format == "voice" else "text", message_type="agent-message",
+        audio_key=plan.agent_audio_key, audio_content_type="audio/wav" if plan.agent_audio_key else None,
+        created_at=max(now, *(r["created_at"] for r in rows)) if rows else now,
+    ))
+    return rows

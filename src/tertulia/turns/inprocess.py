@@ -95,14 +95,16 @@ async def start_conversation(
     initial_message_type: str | None = None,
     tags: dict[str, str | None] | None = None,
     is_test: bool = False,
+    emit_actions: bool | None = None,
 ) -> TurnResult:
-    """Create a conversation of ``who`` with ``service_id`` and run its opening turn (``create-conversation``)."""
+    """Create a conversation of ``who`` with ``service_id`` and run its opening turn (``create-conversation``).
+    ``emit_actions=False`` leaves the ``current-agent-action`` events out (as ``emit_current_agent_action_event``)."""
     body = CreateConversationRequest(
         service_id=service_id, service_version_set_name=version_set_name, initial_message=initial_message,
         initial_message_type=initial_message_type, tags=tags or {}, is_test=is_test,
     )
     store = _store(runtime)
-    plan = await service.plan_create(store, runtime, who, body, "text", None, None)
+    plan = await service.plan_create(store, runtime, who, body, "text", None, emit_actions)
     return await _run(runtime, store, plan)
 
 
@@ -114,6 +116,7 @@ async def interact(
     *,
     message_type: str = "user-message",
     external_events: list[tuple[str, str]] | None = None,
+    emit_actions: bool | None = None,
 ) -> TurnResult:
     """One turn of an existing conversation (``interact-with-conversation``, text in and out). ``message_type``:
     ``user-message``, ``external-event`` or ``skip`` (no text); ``external_events``: (content, ISO timestamp)."""
@@ -122,6 +125,6 @@ async def interact(
     plan = await service.plan_interact(
         store, runtime, who, conversation_id, message_type=message_type, text=text,
         external_contents=[c for c, _ in events], external_timestamps=[t for _, t in events],
-        response_format="text", action_type=None, emit=None,
+        response_format="text", action_type=None, emit=emit_actions,
     )
     return await _run(runtime, store, plan)

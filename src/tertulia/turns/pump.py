@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+
 from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
 from tertulia.engine.turn import run_turn
 from tertulia.engine.wiring import make_ports

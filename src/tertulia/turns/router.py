@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Body, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
+
 from tertulia.auth.deps import RuntimeDep, SessionDep, require
 from tertulia.auth.principal import Principal
 from tertulia.core.errors import BadRequest

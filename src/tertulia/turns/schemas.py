@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
 from tertulia.conversation.schemas import MAX_TAGS, ConversationTagKey, ConversationTagValue
 from tertulia.core.ids import ObjectIdStr
 from tertulia.core.schemas import NonEmptyStr, WireModel

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from tertulia.analysis import schedule_post_processing
 from tertulia.analysis.memory_store import UserMemoryStore
 from tertulia.conversation import lease

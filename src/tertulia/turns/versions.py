@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from tertulia.engine.contract import GraphVersion
 from tertulia.service import resolution as res
 from tertulia.service.resolution import ResolvedVersionSet

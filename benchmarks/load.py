@@ -177,8 +177,11 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
         for i in range(min(3, args.conversations)):  # warm-up turns on throw-away services
             warm = new_service(base, headers, cluster.credentials.service_id, f"warm-{i}")
             await conversation(cluster, i, warm, 2, headers, client, Stats(), False)
+        cpu0 = server_cpu(cluster)
         await baseline(cluster, client, stats, headers, args.baseline_requests)
+        cpu_get = (server_cpu(cluster) - cpu0) / max(1, len(stats.get_ms))
         llm_before = llm_stats(args)
+        cpu1 = server_cpu(cluster)
         profiler = start_profiler(cluster, args)
         started = time.perf_counter()
         try:
@@ -188,6 +191,7 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
             )), args.timeout)
         finally:
             wall = time.perf_counter() - started
+            cpu_load = server_cpu(cluster) - cpu1
             stop_profiler(profiler)
         llm_after = llm_stats(args)
         await baseline(cluster, client, stats, headers, args.baseline_requests)
@@ -216,6 +220,10 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
     print(f"  first event    ms    p50 {first50:.1f}   p99 {first99:.1f}")
     print(f"  ratios               turn p50 / GET {turn50 / get50:.2f}x   first event p50 / GET {first50 / get50:.2f}x   "
           f"turn p99 / p50 {turn99 / turn50:.2f}x")
+    gets_in_load = len(stats.get_ms) - 2 * args.baseline_requests  # interleaved GETs ran during the load phase
+    cpu_turn = (cpu_load - max(0, gets_in_load) * cpu_get) / max(1, turns)
+    print(f"  server CPU     ms    per turn {cpu_turn:.1f}   per plain GET {cpu_get:.1f}   ratio {cpu_turn / max(cpu_get, 1e-9):.2f}x"
+          "   (user+system time of the server processes: what contention on a shared host does not change)")
     if llm_before is not None and llm_after is not None and turns:
         calls = {k: v - llm_before["calls"].get(k, 0) for k, v in llm_after["calls"].items()}
         calls = {k: v for k, v in calls.items() if v}
@@ -232,6 +240,19 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
     if stats.errors:
         print(cluster.logs()[-6000:], file=sys.stderr)
     return 0 if not stats.errors and lost == 0 and extra == 0 else 1
+
+
+def server_cpu(cluster: Cluster) -> float:
+    """CPU milliseconds (user + system) the server processes have used so far (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for node in cluster.nodes:
+        try:
+            fields = Path(f"/proc/{node.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError):
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) * 1000 / tick  # utime, stime
+    return total
 
 
 def llm_stats(args: argparse.Namespace) -> dict | None:

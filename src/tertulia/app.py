@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,6 +35,17 @@ DOMAINS = (
 )
 
 
+def settle_heap() -> None:
+    """Move everything built at start-up (modules, routes, models, the runtime) out of the garbage collector's reach.
+
+    Those objects live as long as the process; left in the collector's oldest generation, every full collection
+    walks all of them (~175k objects: tens of ms of CPU, a pause in whatever turn is streaming: the p99). Frozen,
+    a full collection only walks what requests allocated since.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Without ``runtime`` one is made from the environment when the app starts."""
 
@@ -44,6 +56,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             from tertulia.wiring import build_runtime
 
             app.state.runtime = await build_runtime()
+            settle_heap()
         try:
             yield
         finally:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     tools_file: str | None = Field(default=None, description="YAML/JSON file mapping tool ids to HTTP endpoints.")
     llm_provider: str = Field(default="auto", description="auto | openai | local | fake")
     local_model_path: str | None = None
+    local_runtime: str = Field(default="auto", description="auto | xllamacpp | llama-cpp-python (embedded provider)")
+    local_threads: int | None = Field(default=None, gt=0, description="llama.cpp threads; default half the cores")
     embedding_base_url: str | None = None
     embedding_model: str = "all-MiniLM-L6-v2"
 

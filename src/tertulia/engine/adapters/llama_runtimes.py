@@ -83,6 +83,8 @@ class XllamacppRuntime:
         if "response_format" in body:  # {"type": "json_object", "schema": ...} → llama.cpp's native json_schema
             body["json_schema"] = body.pop("response_format").get("schema") or {"type": "object"}
         body["stream"] = stream
+        if stream:
+            body["stream_options"] = {"include_usage": True}
         return body
 
     def complete(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The web console in a real browser: Debian's chromium driven by Playwright against a live server with the scripted
 fake LLM. Covers sign-in (and switching organization, signing out), a streamed playground turn with its live actions,
-a conversation's insights, the graph view with a highlighted path, markup shown as text, a failed job's retry, and the
-phone layout. Screenshots of every page land in the artifacts folder (see ``tests/support/browser.py``)."""
+a conversation's insights (tags, feedback, metric results), the graph view with a highlighted path, markup shown as
+text, a failed job's retry and webhook deliveries, simulation runs, a recorded voice note and a played voice reply,
+and the phone layout. Screenshots of every page land in the artifacts folder (see ``tests/support/browser.py``)."""
 
 from __future__ import annotations
 
@@ -157,12 +158,12 @@ def test_sign_in_switch_organization_and_sign_out(page: Any, server: ConsoleServ
     page.fill("#user_id", other.tenant.user_id)
     page.click("#signin-submit")
     page.wait_for_url("**/console")
-    page.wait_for_function("document.querySelector('#org-name').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('#org-name').textContent.length > 0")
     assert page.text_content("#org-name") == other.tenant.org_id
     options = page.eval_on_selector_all("#org-select option", "os => os.map(o => o.value)")
     assert set(options) == {org.tenant.org_id, other.tenant.org_id, "__new__"}
     page.select_option("#org-select", org.tenant.org_id)  # switch back
-    page.wait_for_function(f"document.querySelector('#org-name').textContent === '{org.tenant.org_id}'")
+    page.wait_for_function(f"() => document.querySelector('#org-name').textContent === '{org.tenant.org_id}'")
     other.http.close()
 
     page.click("#signout")
@@ -304,8 +305,12 @@ def test_agent_markup_is_shown_as_text(page: Any, org: Org) -> None:
 
 
 def test_a_failed_job_can_be_retried(page: Any, org: Org) -> None:
-    from tests.support.postprocessing import drain
+    from tests.support.postprocessing import WebhookReceiver, drain
 
+    receiver = WebhookReceiver(statuses=[500])  # the first delivery attempt fails, its retry succeeds
+    destination = org.http.post("/webhook_destination/", json={
+        "url": receiver.url, "accepted_types": ["conversation-post-processing-complete"], "retry_attempts": 3})
+    assert destination.status_code == 201, destination.text
     conversation_id = org.start()
     org.say(conversation_id, "Thanks, that is all.")
     for _ in range(5):  # every attempt of the memory extraction fails: the job ends failed
@@ -321,6 +326,12 @@ def test_a_failed_job_can_be_retried(page: Any, org: Org) -> None:
     assert "scripted failure in ExtractMemories" in failed.locator("td.error").text_content()
     assert "5/5" in failed.text_content()
     assert "failed 1" in page.text_content("#job-counts")
+    page.wait_for_selector("#deliveries tr .badge")
+    deliveries = page.locator("#deliveries tr")
+    assert deliveries.count() == len(receiver.received) - 1 >= 1  # one delivery had two attempts
+    text = deliveries.all_text_contents()
+    assert all(receiver.url in row and "conversation-post-processing-complete" in row and "success" in row for row in text)
+    assert any("500 at" in row and "200 at" in row for row in text)
     shot(page, "operations")
     job_id = failed.get_attribute("data-job")
     failed.locator("button.retry").click()
@@ -333,6 +344,7 @@ def test_a_failed_job_can_be_retried(page: Any, org: Org) -> None:
     page.wait_for_selector(f"#jobs tr[data-job='{job_id}'][data-status='succeeded']")
     assert page.locator("#jobs tr[data-status='failed']").count() == 0
     assert page.errors == []
+    receiver.close()
 
 
 def test_pages_fit_a_phone_screen(browser: Any, server: ConsoleServer, org: Org) -> None:
@@ -416,3 +428,55 @@ def test_simulation_runs_show_pass_rate_and_open_a_failed_conversation(page: Any
     page.wait_for_selector("#transcript .msg.user")
     assert "I want to run on Mondays." in page.text_content("#transcript")
     assert page.errors == []
+
+
+def test_voice_note_in_and_voice_reply_out(browser: Any, server: ConsoleServer, org: Org, tmp_path) -> None:
+    """Chromium's fake microphone plays a spoken WAV: the recorded note is transcribed by the server's speech-to-text,
+    and an agent with a voice config answers with audio the page plays."""
+    from tertulia.demo import load_definition
+    from tertulia.speech.audio import encode_wav
+    from tests.support.speech import spoken
+
+    agent_id = org.http.get("/service/", params={"id": org.service_id}).json()["services"][0]["agent_id"]
+    version = {**load_definition()["agent"]["version"], "voice_config": {"voice_id": "joe"}}
+    assert org.http.post(f"/organization/agent/{agent_id}/", json=version).status_code == 201
+    note = tmp_path / "note.wav"
+    note.write_bytes(encode_wav(spoken("I would like to book a table for two people.")))
+    org.server.runtime.llm.script_text("EngageUser", "Hello. I am Nia. What would you like to get done this week?")
+
+    # a browser of its own: the fake microphone is a launch option
+    chromium = browser.browser_type.launch(executable_path=chromium_path(), args=[
+        *CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={note}", "--autoplay-policy=no-user-gesture-required"])
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, base_url=server.base_url)
+    context.grant_permissions(["microphone"], origin=server.base_url)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(tab, org, "/console/playground")
+        tab.wait_for_selector("#voice-note-hint:not([hidden])")
+        assert "speaks with voice joe" in tab.text_content("#voice-note-hint")
+        tab.check("#voice-reply")
+        tab.click("#start")
+        tab.wait_for_selector("#transcript .msg.agent .text[data-complete='true']", timeout=60_000)
+        assert tab.text_content("#transcript .msg.agent .text") == \
+            "Hello. I am Nia. What would you like to get done this week?"
+        tab.wait_for_function("() => Number(document.querySelector('#player').dataset.played || 0) >= 1", timeout=30_000)
+        assert int(tab.get_attribute("#player", "data-queued")) >= 2  # one audio piece per spoken sentence
+
+        tab.click("#record")
+        tab.wait_for_function("() => document.querySelector('#record').textContent === 'Stop and send'")
+        tab.wait_for_timeout(3500)  # the fake microphone loops the spoken sentence
+        tab.click("#record")
+        tab.wait_for_selector("#transcript .msg.user", timeout=60_000)
+        heard = tab.text_content("#transcript .msg.user .text").lower()
+        assert "table for two" in heard, heard
+        tab.wait_for_selector("#timeline .act[data-type='user-message-available'] .detail")
+        assert tab.text_content("#timeline .act[data-type='user-message-available'] .detail") == \
+            "voice note transcribed"
+        tab.wait_for_selector("#transcript .msg.agent >> nth=1 >> .text[data-complete='true']", timeout=60_000)
+        shot(tab, "playground-voice")
+        assert errors == []
+    finally:
+        context.close()
+        chromium.close()

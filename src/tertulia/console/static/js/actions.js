@@ -45,6 +45,7 @@ const DESCRIBE = {
     `instructions: ${a.overriding_instructions}, tools: ${a.overriding_tool_candidates}`],
   "engage-user-message-fragment-generated": (a) => ["engage", a.is_final ? "Reply complete" : "Reply streaming",
     `fragment ${a.index}`],
+  "user-message-available": (a) => ["input", "User message received", a.voice ? "voice note transcribed" : ""],
   "interaction-complete": (a) => ["done", "Turn complete", a.conversation_completed ? "the conversation is completed" : ""],
 };
 

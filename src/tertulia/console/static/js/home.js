@@ -11,7 +11,8 @@ page(async (session) => {
     list.append(el("li", {},
       el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.is_active ? "active" : "inactive"), " · ",
       el("a", { href: `/console/playground?service=${encodeURIComponent(s.id)}` }, "try it"), " · ",
-      el("a", { href: `/console/graphs/${encodeURIComponent(s.service_hierarchical_state_machine_id)}` }, "graph")));
+      el("a", { href: `/console/graphs/${encodeURIComponent(s.service_hierarchical_state_machine_id)}` +
+        `?version=${(s.version_sets.release || {}).service_hierarchical_state_machine_version_number || ""}` }, "graph")));
   }
   if (!services.services.length) list.append(el("li", { class: "muted" }, "No services yet."));
   const recent = $("#recent");

@@ -39,7 +39,7 @@ function addAction(t0, last, action) {
 }
 
 // Run one streamed turn (create or interact) and render its events as they arrive.
-async function runTurn(path, options, { voice }) {
+async function runTurn(path, options, { voice, requestFormat = "text" }) {
   setBusy(true);
   clear($("#timeline"));
   $("#turn-status").textContent = "streaming…";
@@ -56,6 +56,7 @@ async function runTurn(path, options, { voice }) {
         clear(link).append(el("a", { href: `/console/conversations/${event.conversation_id}` }, "open conversation"));
       } else if (event.type === "user-message-available") {
         bubble("user", event.user_message);
+        last = addAction(t0, last, { type: event.type, voice: requestFormat === "voice" });
       } else if (event.type === "current-agent-action") {
         const kind = event.action.type;
         if (kind === "engage-user-message-fragment-generated" && fragments++ > 0 && !event.action.is_final) return;
@@ -116,7 +117,7 @@ async function send(payload, requestFormat) {
   form.append("recorded_message", payload, requestFormat === "voice" ? "voice-note.wav" : "message.txt");
   const query = `request_format=${requestFormat}&response_format=${voiceQuery()}`;
   await runTurn(`/conversation/${state.conversationId}/interact?${query}`,
-    { method: "POST", body: form, headers: voiceHeaders() }, { voice: voiceQuery() === "voice" });
+    { method: "POST", body: form, headers: voiceHeaders() }, { voice: voiceQuery() === "voice", requestFormat });
 }
 
 async function say(event) {

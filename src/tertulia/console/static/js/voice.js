@@ -67,6 +67,8 @@ export class VoicePlayer {
   }
 
   enqueue(base64) {
+    const audio = document.getElementById("player");
+    audio.dataset.queued = String(Number(audio.dataset.queued || 0) + 1);
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
     this.queue.push(URL.createObjectURL(new Blob([bytes], { type: "audio/wav" })));
     if (!this.playing) this.next();
@@ -82,7 +84,10 @@ export class VoicePlayer {
     const audio = document.getElementById("player");
     audio.src = url;
     const done = () => { URL.revokeObjectURL(url); this.next(); };
-    audio.onended = done;
+    audio.onended = () => {
+      audio.dataset.played = String(Number(audio.dataset.played || 0) + 1);
+      done();
+    };
     audio.onerror = done;
     audio.play().catch(done);
   }

@@ -168,3 +168,18 @@ async def test_graph_diagram_is_svg_with_states_exits_and_references(client, ten
     bad = await client.get(f"/console/api/{tenant.org_id}/graphs/{main_id}/versions/0/diagram.svg",
                            headers=tenant.headers)
     assert bad.status_code == 422
+
+
+def test_every_console_asset_ships_in_the_wheel():
+    """Each template and static file matches a ``[tool.setuptools.package-data]`` pattern (else the wheel lacks it)."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["tertulia"]
+    package = root / "src" / "tertulia"
+    assets = [p for p in (package / "console").rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    assert len(assets) > 20
+    for asset in assets:
+        relative = asset.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"

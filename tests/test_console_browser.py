@@ -222,7 +222,10 @@ def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> Non
 
 def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     conversation_id = org.start()
-    go_through_the_graph(org, conversation_id)
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # welcome → clarify
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # clarify → triage
+    org.server.runtime.llm.script_decision("SelectNextActionForDecisionState", {"next": "exit 2"})  # triage → think
+    org.say(conversation_id, "I want to get fit, somehow.")
     assert org.http.post(f"/conversation/{conversation_id}/tags/", json={"updates": {"channel": "web"}}).status_code == 204
     assert org.http.post(f"/conversation/{conversation_id}/feedback", json={"comment": "Good first plan."}).status_code == 200
     metric = org.http.post("/metric/", json={
@@ -252,10 +255,13 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     steps = second.locator(".insights .path > li").all_text_contents()
     assert steps[0].startswith("welcome → clarify (action)")
     assert "exit: The user has mentioned something they want to do" in steps[0]
-    assert steps[1].startswith("clarify → triage") and steps[2].startswith("triage → plan (decision)")
+    assert steps[1].startswith("clarify → triage") and steps[2].startswith("triage → think (decision)")
+    assert "exit: The goal is too big or vague" in steps[2]
+    assert steps[3].startswith("think → plan (reflection)")
     assert second.locator(".current-state").text_content() == "plan"
     text = second.locator(".insights").text_content()
     assert "Dynamic behavior" in text and "none triggered" in text
+    assert "Reflections" in text and second.locator(".reflection").text_content().startswith("The user is engaged")
     shot(page, "conversation")
     assert page.errors == []
 

@@ -64,6 +64,8 @@ def _print_credentials(result: dict, base_url: str) -> None:
         f"    -H 'x-api-key: <api_key>' -H 'x-api-key-id: {result['api_key_id']}' -H 'x-user-id: {result['user_id']}'",
         "Or with the official SDK:",
         f"  AmigoClient(api_key=..., api_key_id=..., user_id=..., organization_id='{org}', base_url='{base_url}')",
+        "Or in the browser (sign in with the four values above):",
+        f"  {base_url}/console",
     ]
     Console(width=max(len(line) for line in lines) + 6, soft_wrap=True).print(
         Panel("\n".join(lines), title="tertulia credentials", expand=False)

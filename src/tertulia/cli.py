@@ -8,7 +8,6 @@ import logging
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
 
 from tertulia.settings import get_settings
 
@@ -51,25 +50,16 @@ async def _bootstrap() -> dict:
 
 
 def _print_credentials(result: dict, base_url: str) -> None:
-    org = result["organization_id"]
-    lines = [
-        f"organization_id  {org}",
-        f"user_id          {result['user_id']}",
-        f"api_key_id       {result['api_key_id']}",
-        f"api_key          {result['api_key']}   (shown once: store it now)",
-        f"service_id       {result['service_id']}",
-        "",
-        "Get a token:",
-        f"  curl -s -X POST {base_url}/v1/{org}/user/signin_with_api_key \\",
-        f"    -H 'x-api-key: <api_key>' -H 'x-api-key-id: {result['api_key_id']}' -H 'x-user-id: {result['user_id']}'",
-        "Or with the official SDK:",
-        f"  AmigoClient(api_key=..., api_key_id=..., user_id=..., organization_id='{org}', base_url='{base_url}')",
-        "Or in the browser (sign in with the four values above):",
-        f"  {base_url}/console",
-    ]
-    Console(width=max(len(line) for line in lines) + 6, soft_wrap=True).print(
-        Panel("\n".join(lines), title="tertulia credentials", expand=False)
-    )
+    from tertulia.first_run import print_credentials
+
+    settings = get_settings()
+    print_credentials(result, base_url, settings.database_url, settings.data_dir)
+
+
+def _database():
+    from tertulia.first_run import describe_database
+
+    return describe_database(get_settings().database_url)
 
 
 @app.command()
@@ -82,12 +72,19 @@ def migrate() -> None:
 @app.command()
 def bootstrap(as_json: bool = typer.Option(False, "--json", help="Print one line of JSON as the last line.")) -> None:
     """Create (or find) an organization, an administrator with a new API key, and a demo service."""
+    from tertulia.first_run import new_sqlite_warning
+
+    db = _database()
+    created = db.sqlite_file is not None and not db.sqlite_file.exists()
     _migrate()
     result = asyncio.run(_bootstrap())
     if as_json:
         typer.echo(json.dumps(result))
+        console.print(f"database: {db.label}", highlight=False, soft_wrap=True)  # stderr: stdout stays one JSON line
     else:
         _print_credentials(result, get_settings().public_base_url)
+    if created:
+        console.print(f"[bold yellow]Warning:[/bold yellow] {new_sqlite_warning(db)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -116,9 +113,12 @@ def serve(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _migrate()
     if bootstrap_first_run and not asyncio.run(_has_organization()):
-        _print_credentials(asyncio.run(_bootstrap()), f"http://{host}:{port}")
+        local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        _print_credentials(asyncio.run(_bootstrap()), f"http://{local_host}:{port}")
     elif bootstrap_first_run:
-        console.print("Database already has an organization; run [bold]tertulia bootstrap[/bold] for a fresh API key.")
+        console.print(f"Database {_database().label} already has an organization; run [bold]tertulia bootstrap[/bold] "
+                      "(in this directory, or with the same TERTULIA_DATABASE_URL) for a fresh API key.",
+                      highlight=False, soft_wrap=True)
     # log_config=None: uvicorn's lines go through the root logger configured above (same format, request ids)
     uvicorn.run("tertulia.asgi:app", host=host, port=port, workers=workers, log_level="info", log_config=None)
 

@@ -187,12 +187,21 @@ async def test_speech_stream_hands_back_pieces_in_order_while_feeding() -> None:
     runtime = _Runtime(None, tts())
     stream = SpeechStream(runtime, {"voice_id": "joe"}, WAV)
     reply = "Good morning to you. The clinic opens at nine. See you soon"
-    early = []
-    for word in reply.split(" "):
+    first, later = reply[: len("Good morning to you.")], reply[len("Good morning to you.") :]
+    for word in first.split(" "):
         stream.feed(word + " ")
-        await asyncio.sleep(0.03)
+    early = []
+    # The reply is still incomplete: the first sentence must come back spoken while we wait (no fixed sleep, so a
+    # loaded machine cannot make this fail; a stream that only speaks at finish() fails after the bound).
+    for _ in range(600):
         early += stream.ready()
+        if early:
+            break
+        await asyncio.sleep(0.05)
     assert early and early[0].text == "Good morning to you."  # spoken before the reply was complete
+    for word in later.split(" "):
+        stream.feed(word + " ")
+    early += stream.ready()
     rest = [p async for p in stream.finish()]
     assert [p.text for p in early + rest] == ["Good morning to you.", "The clinic opens at nine.", "See you soon"]
     assert [p.offset_ms for p in stream.pieces] == sorted(p.offset_ms for p in stream.pieces)

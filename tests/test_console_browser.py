@@ -236,11 +236,26 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     assert evaluated.status_code == 200, evaluated.text
     sign_in(page, org, "/console/conversations")
     page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
-    page.select_option("#f-finished", "true")
+    def listed(**filters: str) -> int:
+        for selector, value in filters.items():
+            if selector == "f-finished":
+                page.select_option(f"#{selector}", value)
+            else:
+                page.fill(f"#{selector}", value)
+        with page.expect_response(re.compile(r"/conversation/\?")):
+            page.click("#filters button")
+        page.wait_for_selector("#rows tr")
+        return page.locator(f"#rows a[href='/console/conversations/{conversation_id}']").count()
+
+    assert listed(**{"f-finished": "true"}) == 0  # an open conversation is filtered out
+    assert listed(**{"f-finished": "false", "f-tag": "channel:phone"}) == 0
+    assert listed(**{"f-tag": "channel:web", "f-from": "2000-01-01", "f-to": "2999-12-31"}) == 1
+    assert listed(**{"f-from": "2999-01-01"}) == 0  # dates filter the listed page by created_at
+    assert listed(**{"f-from": "", "f-user": org.tenant.user_id}) == 1
+    assert listed(**{"f-user": "somebody-else"}) == 0
+    page.fill("#f-user", "")
     page.click("#filters button")
-    page.wait_for_selector("#rows td.muted")  # an open conversation is filtered out
-    page.select_option("#f-finished", "false")
-    page.click("#filters button")
+    page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
     page.click(f"#rows a[href='/console/conversations/{conversation_id}']")
     page.wait_for_url(f"**/console/conversations/{conversation_id}")
     page.wait_for_selector("#transcript .msg.agent")
@@ -263,6 +278,12 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     assert "Dynamic behavior" in text and "none triggered" in text
     assert "Reflections" in text and second.locator(".reflection").text_content().startswith("The user is engaged")
     shot(page, "conversation")
+
+    page.goto("/console/metrics")
+    page.wait_for_selector(f".metric-chart[data-metric='{metric.json()['id']}'] circle.point")
+    assert page.locator(".metric-chart h4").first.text_content() == "Plan agreed"
+    assert "Plan agreed v1" in page.text_content("#results tr.result")
+    shot(page, "metrics")
     assert page.errors == []
 
 

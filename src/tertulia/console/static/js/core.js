@@ -141,6 +141,16 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The same for SVG elements (charts drawn in the page).
+export function svgEl(tag, attrs = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null && value !== false) node.setAttribute(key, String(value));
+  }
+  append(node, ...children);
+  return node;
+}
+
 export function append(node, ...children) {
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;

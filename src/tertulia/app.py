@@ -32,6 +32,7 @@ DOMAINS = (
     "webhook",
     "admin",
     "simulation",
+    "prompt_log",  # GET /admin/get_prompt_logs/
 )
 
 

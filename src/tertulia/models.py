@@ -24,6 +24,7 @@ DOMAIN_MODELS = (
     "webhook",
     "jobs",
     "simulation",
+    "prompt_log",
 )
 
 

@@ -97,4 +97,5 @@ HANDLER_MODULES = (
     "tertulia.api_key.expiry",
     "tertulia.organization.cleanup",
     "tertulia.simulator.jobs",
+    "tertulia.prompt_log.jobs",
 )

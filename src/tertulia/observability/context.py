@@ -50,3 +50,8 @@ def _annotate_span(ids: dict[str, str | None]) -> None:
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes({f"tertulia.{k}": v for k, v in ids.items() if v})
+
+
+def vars_for(ids: dict[str, str | None]) -> list[tuple[ContextVar[str | None], str | None]]:
+    """The context variables for these ids (for callers that set and reset them around single awaits)."""
+    return [(_VARS[name], value) for name, value in ids.items()]

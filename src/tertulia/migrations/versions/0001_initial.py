@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 09:45:09.357797
+Create Date: 2026-12-01 09:58:10.284135
 """
 
 from __future__ import annotations
@@ -218,6 +218,29 @@ def upgrade() -> None:
     sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations'))
     )
+    op.create_table('prompt_logs',
+    sa.Column('log_key', sa.String(length=200), nullable=False),
+    sa.Column('conversation_id', sa.String(length=24), nullable=False),
+    sa.Column('interaction_id', sa.String(length=24), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('interaction_name', sa.String(length=64), nullable=False),
+    sa.Column('model', sa.String(length=200), nullable=False),
+    sa.Column('resource', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('system_prompt', sa.Text(), nullable=False),
+    sa.Column('history', tertulia.core.db.JSONType(), nullable=False),
+    sa.Column('output', sa.Text(), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('duration_seconds', sa.Float(), nullable=False),
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('org_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tertulia.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_prompt_logs'))
+    )
+    with op.batch_alter_table('prompt_logs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_prompt_logs_org_id'), ['org_id'], unique=False)
+        batch_op.create_index('ix_prompt_logs_org_key', ['org_id', 'log_key'], unique=False)
+
     op.create_table('roles',
     sa.Column('name', sa.String(length=256), nullable=False),
     sa.Column('description', sa.String(length=2048), nullable=False),
@@ -780,6 +803,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_roles_name'))
 
     op.drop_table('roles')
+    with op.batch_alter_table('prompt_logs', schema=None) as batch_op:
+        batch_op.drop_index('ix_prompt_logs_org_key')
+        batch_op.drop_index(batch_op.f('ix_prompt_logs_org_id'))
+
+    op.drop_table('prompt_logs')
     op.drop_table('organizations')
     with op.batch_alter_table('metrics', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_metrics_org_id'))

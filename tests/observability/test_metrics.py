@@ -39,6 +39,45 @@ async def test_turns_count_llm_calls_tokens_and_responses(client, tenant, runtim
     models = {ls["model"] for ls in after.labels_of("tertulia_llm_calls_total")}
     assert runtime.settings.llm_model in models
     assert delta("tertulia_http_request_duration_seconds_count", operation="interact-with-conversation") == 1
+    service = ready.service_id
+    assert delta("tertulia_turns_total", service=service, outcome="ok") == 2
+    assert delta("tertulia_turn_duration_seconds_count", service=service) == 2
+    assert delta("tertulia_turn_first_event_seconds_count", service=service) == 2
+    assert after.value("tertulia_turn_first_event_seconds_sum", service=service) <= after.value(
+        "tertulia_turn_duration_seconds_sum", service=service)
+
+
+async def test_failed_turns_count_llm_errors(client, tenant, runtime):
+    ready = await make_service(client, tenant)
+    conversation_id, _ = await start(client, tenant, ready.service_id)
+    before = await scrape(client)
+    runtime.llm.fail("EngageUser", after_fragments=1)
+    r = await interact(client, tenant, conversation_id, "Still there?")
+    assert '"type":"error"' in r.text.replace(" ", ""), r.text
+    after = await scrape(client)
+    assert after.value("tertulia_llm_errors_total", interaction="EngageUser", kind="error") - before.value(
+        "tertulia_llm_errors_total", interaction="EngageUser", kind="error") == 1
+    assert after.value("tertulia_turns_total", service=ready.service_id, outcome="error") == 1
+
+
+async def test_turn_log_lines_carry_the_ids_and_no_text(client, tenant, caplog):
+    import logging
+
+    from tertulia.observability.logs import ContextFilter
+
+    caplog.handler.addFilter(ContextFilter())  # what configure_logging puts on the server's handlers
+    ready = await make_service(client, tenant)
+    with caplog.at_level(logging.INFO):
+        conversation_id, events = await start(client, tenant, ready.service_id)
+        r = await interact(client, tenant, conversation_id, "A private sentence about my health")
+    assert r.status_code == 200
+    turns = [rec for rec in caplog.records if rec.name == "tertulia.turns"]
+    assert len(turns) == 2
+    for record in turns:
+        assert record.org_id == tenant.org_id and record.conversation_id == conversation_id
+        assert len(record.interaction_id) == 24 and record.turn_outcome == "ok"
+    assert turns[0].interaction_id != turns[1].interaction_id
+    assert not any("private sentence" in rec.getMessage() for rec in caplog.records)
 
 
 async def test_conflicts_and_active_leases(client, tenant, runtime):

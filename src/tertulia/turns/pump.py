@@ -8,6 +8,10 @@
   cancel scope (a create's reservation with it) and any audio already stored is removed.
 
 ``pump`` yields event dicts (the in-process runner collects them); ``ndjson_body`` encodes them for HTTP.
+
+Observed (``observability.turns.TurnObserver``): turn latency / first-event metrics by service, the interaction id
+in every log line of the turn, and, when prompt logs are on, every LLM call's prompt and output (stored in its own
+short transaction when the turn ends, whatever the outcome).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import anyio
 from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
 from tertulia.engine.turn import run_turn
 from tertulia.engine.wiring import make_ports
+from tertulia.observability.turns import TurnObserver
 from tertulia.runtime import Runtime
 from tertulia.turns.contract import TurnPlan, TurnStore
 from tertulia.turns.voice import discard_audio, speech_stream, store_reply_audio
@@ -81,15 +86,19 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
     renewal.start()
     saved = False
     speech: Any = None
+    observer = TurnObserver(runtime, org_id=plan.org_id, conversation_id=plan.conversation_id,
+                            interaction_id=plan.interaction_id, service_id=plan.service_id, user_id=plan.user_id)
+    result = "cancelled"  # until the turn is saved or fails: a consumer that stops reading cancels it
     try:
         for event in plan.leading_events:
             yield event
+        await observer.open()
         ports = make_ports(runtime, memories=memories)
         outcome: TurnOutcome | None = None
         held: str | None = None  # the latest fragment, sent once we know whether it is the last
         sequence = 0
         speech = speech_stream(runtime, plan)  # voice replies: speak sentence by sentence as the text streams
-        async for event in run_turn(plan.request, ports):
+        async for event in observer.events(run_turn(plan.request, ports)):
             if isinstance(event, AgentAction):
                 kind = str(event.action.get("type", ""))
                 if plan.emit_actions and plan.action_filter is not None and plan.action_filter.search(kind):
@@ -119,6 +128,7 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
         with anyio.CancelScope(shield=True):
             await store.save(plan, outcome)
         saved = True
+        result = "ok"
         yield {
             "type": "interaction-complete",
             "message_id": plan.agent_message_id,
@@ -127,8 +137,10 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
             "conversation_completed": bool(outcome.conversation_completed),
         }
     except EngineError as exc:
+        result = "error"
         yield error_event(exc.http_error_code, exc.description)
     except Exception as exc:  # noqa: BLE001 - reported in-band: the status line is already sent
+        result = "error"
         log.exception("turn %s of conversation %s failed", plan.interaction_id, plan.conversation_id)
         yield error_event(500, f"The interaction failed and was rolled back ({type(exc).__name__}).")
     finally:
@@ -137,6 +149,8 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
             speech.cancel()
         if not saved:
             await discard(runtime, store, plan)
+        with anyio.CancelScope(shield=True):
+            await observer.finish(result)
 
 
 async def discard(runtime: Runtime, store: TurnStore, plan: TurnPlan) -> None:

@@ -51,7 +51,8 @@ def describe(port: Any) -> str:
     if name == "OpenAICompatLLM":
         return f"openai-compatible ({_host(_base(port))}) model {port.default_model}"
     if name == "LlamaLocalLLM":
-        return f"local llama.cpp {os.path.basename(port.model_path)}"
+        runtime = getattr(port, "runtime", None)
+        return f"local llama.cpp{f' ({runtime})' if isinstance(runtime, str) else ''} {os.path.basename(port.model_path)}"
     if name == "ScriptedLLM":
         return "fake (scripted)"
     if name == "UnconfiguredLLM":

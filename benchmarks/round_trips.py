@@ -33,11 +33,14 @@ class Counter:
         self.statements = 0
         self.commits = 0
         self.kinds: dict[str, int] = {}
+        self.show = False
 
     def attach(self, engine) -> None:  # noqa: ANN001
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
         def _statement(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
             self.statements += 1
+            if self.show:
+                print("    " + " ".join(statement.split())[:150])
             verb = statement.lstrip().split(None, 1)[0].upper()
             self.kinds[verb] = self.kinds.get(verb, 0) + 1
 
@@ -60,7 +63,7 @@ async def measure(client: httpx.AsyncClient, counter: Counter, send) -> tuple[in
     return s1 - s0, c1 - c0, {k: v - k0.get(k, 0) for k, v in k1.items() if v - k0.get(k, 0)}
 
 
-async def run(url: str, data_dir: Path, turns: int) -> None:
+async def run(url: str, data_dir: Path, turns: int, show: bool = False) -> None:
     from tertulia.app import create_app
     from tertulia.bootstrap import run_bootstrap
     from tertulia.settings import Settings
@@ -101,6 +104,13 @@ async def run(url: str, data_dir: Path, turns: int) -> None:
                 return r
 
             results["create (opening turn)"] = [await measure(client, counter, create)]
+            if show:
+                counter.show = True
+                print("  one interact:")
+                await measure(client, counter, lambda c: c.post(
+                    f"{base}/conversation/{conversation['id']}/interact?{INTERACT_QUERY}",
+                    files=interact_files("Shown."), headers=headers))
+                counter.show = False
             results["interact (one turn)"] = [
                 await measure(client, counter, lambda c, k=k: c.post(
                     f"{base}/conversation/{conversation['id']}/interact?{INTERACT_QUERY}",
@@ -127,6 +137,7 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--pg-database", default="tertulia_round_trips")
+    parser.add_argument("--show", action="store_true", help="print the statements of one interact")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tertulia-rt-") as tmp:
         if args.database == "postgres":
@@ -138,7 +149,7 @@ def main() -> int:
         else:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'rt.db'}"
         try:
-            asyncio.run(run(url, Path(tmp) / "data", args.turns))
+            asyncio.run(run(url, Path(tmp) / "data", args.turns, args.show))
         finally:
             if args.database == "postgres":
                 drop_database(args.pg_database)

@@ -40,16 +40,22 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 
 class UserMemoryStore:
-    def __init__(self, sessions: Any, org_id: str, user_id: str, embedder: Any = None) -> None:
+    def __init__(self, sessions: Any, org_id: str, user_id: str, embedder: Any = None, *,
+                 known_any: bool | None = None) -> None:
+        """``known_any``: whether the user has memories, when the caller already read it (a turn reads it with its
+        inputs); ``has_any`` then answers without a query."""
         self.sessions = sessions  # async_sessionmaker
         self.org_id = org_id
         self.user_id = user_id
         self.embedder = embedder
+        self.known_any = known_any
 
     def _where(self) -> tuple:
         return (UserMemory.org_id == self.org_id, UserMemory.user_id == self.user_id)
 
     async def has_any(self) -> bool:
+        if self.known_any is not None:
+            return self.known_any
         async with self.sessions() as session:
             return bool(await session.scalar(select(func.count()).select_from(UserMemory).where(*self._where())))
 

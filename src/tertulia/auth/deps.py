@@ -7,18 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.api_key.models import ApiKey
+from tertulia.auth import loading
 from tertulia.auth.principal import Principal
 from tertulia.auth.security import read_token
-from tertulia.core.clock import utcnow
 from tertulia.core.db import unit_of_work
 from tertulia.core.errors import Forbidden, Unauthorized
-from tertulia.role.models import Role, TemporaryPermissionGrant
 from tertulia.runtime import Runtime
-from tertulia.user.models import User
 
 bearer_scheme = HTTPBearer(auto_error=False, scheme_name="Bearer-Authorization")
 basic_scheme = HTTPBasic(auto_error=False, scheme_name="Basic")
@@ -55,24 +51,11 @@ def _token_from(bearer: HTTPAuthorizationCredentials | None, basic: HTTPBasicCre
 
 
 async def load_principal(session: AsyncSession, org_id: str, user_id: str) -> Principal | None:
-    row = (
-        await session.execute(
-            select(User, Role).join(Role, Role.id == User.role_id).where(User.org_id == org_id, User.user_id == user_id)
-        )
-    ).first()
-    if row is None:
+    """The user's principal (role grants and live temporary grants), or None when there is no such user."""
+    try:
+        return await loading.load_principal(session, org_id, user_id, None)
+    except Unauthorized:
         return None
-    user, role = row
-    grants = list(role.permission_grants or [])
-    temporary = await session.scalars(
-        select(TemporaryPermissionGrant).where(
-            TemporaryPermissionGrant.org_id == org_id,
-            TemporaryPermissionGrant.user_id == user_id,
-            TemporaryPermissionGrant.expires_at > utcnow(),
-        )
-    )
-    grants.extend(t.permission_grant for t in temporary)
-    return Principal(org_id=org_id, user_id=user.user_id, role_id=role.id, role_name=role.name, grants=grants)
 
 
 async def authenticate(
@@ -103,15 +86,8 @@ async def authenticate(
     if claims.org_id != issuing_org or (claims.org_id != organization and not allow_issuing_org):
         # tertulia does not federate organizations: a token is valid only in the organization that issued it.
         raise Unauthorized("This token was not issued for this organization.")
-    if claims.api_key_id is not None:
-        key = await session.scalar(
-            select(ApiKey).where(ApiKey.org_id == issuing_org, ApiKey.key_id == claims.api_key_id)
-        )
-        if key is None or key.expires_at <= utcnow():
-            raise Unauthorized("The API key behind this token was revoked or has expired.")
-    principal = await load_principal(session, issuing_org, claims.user_id)
-    if principal is None:
-        raise Unauthorized("The user of this token no longer exists.")
+    # one statement: the key behind the token still alive, the user, its role and live temporary grants
+    principal = await loading.load_principal(session, issuing_org, claims.user_id, claims.api_key_id)
     request.state.principal = principal
     return principal
 

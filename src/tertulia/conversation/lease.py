@@ -7,8 +7,9 @@ transaction; this module is the only place that commits lease changes:
   processes racing for it cannot both win; the loser answers 409.
 * ``reserve`` (create) — inserts the new conversation already holding its lease; the ``open_key`` unique
   constraint refuses a second unfinished conversation of the same user and service in any process.
-* ``still_held`` — re-confirms the lease INSIDE the turn's outcome transaction (the only lease call that does not
-  commit by itself); ``Renewal`` extends it while a long turn streams.
+* ``still_held`` — re-confirms and extends the lease inside the caller's transaction; ``Renewal`` uses it while a
+  long turn streams. The turn's outcome needs no separate check: its conversation UPDATE is itself conditional on
+  the token (``repository.append_turn``), so a lost lease writes nothing.
 * ``release`` — frees the lease if we still hold it; a reservation whose opening turn never completed is released
   by removing the reserved conversation (it has no interaction yet).
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
@@ -132,6 +132,18 @@ def messages_query(
     return query
 
 
+def earlier_finished_exists(org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str) -> Any:
+    """EXISTS: the user finished a conversation of this service before ``before`` (a returning user)."""
+    return exists().where(
+        Conversation.org_id == org_id,
+        Conversation.user_id == user_id,
+        Conversation.service_id == service_id,
+        Conversation.is_finished.is_(True),
+        Conversation.id != exclude_id,
+        Conversation.created_at <= before,
+    )
+
+
 async def has_earlier_finished(
     session: AsyncSession, org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str
 ) -> bool:
@@ -162,8 +174,12 @@ async def interaction_replays(session: AsyncSession, org_id: str, conversation_i
 
 async def append_turn(
     session: AsyncSession,
-    conv: Conversation,
+    org_id: str,
+    conversation_id: str,
+    token: str,
     *,
+    sequence: int,
+    after_position: int,
     interaction_id: str,
     messages: list[dict[str, Any]],
     insights: dict[str, Any],
@@ -173,35 +189,40 @@ async def append_turn(
     final_message_id: str,
     finished: bool,
     now: datetime,
-) -> int:
-    """Add one completed interaction with its messages (in order, after the existing ones) to ``conv`` and move the
-    conversation on (state, counters, final message; finished when the turn ended it); the lease is released with
-    it. Returns how many of the messages are visible (user, agent and external-event messages)."""
-    position = int(
-        await session.scalar(
-            select(func.coalesce(func.max(Message.position), -1)).where(
-                Message.org_id == conv.org_id, Message.conversation_id == conv.id
-            )
-        )
+) -> int | None:
+    """Add one completed interaction with its messages to the conversation and move the conversation on (state,
+    counters, final message; finished when the turn ended it), releasing the lease ``token``.
+
+    The conversation's UPDATE is conditional on ``lock_token = token``: it is the lease check itself. None (and
+    nothing added) when the lease is no longer held. The holder of the lease knows the conversation as it was when
+    the lease was taken (no turn can complete in between), so ``sequence`` (the interaction's number) and
+    ``after_position`` (the last message's position, -1 for none) come from the caller: no read here.
+    Returns how many of the messages are visible (user, agent and external-event messages).
+    """
+    visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
+    values: dict[str, Any] = dict(
+        state=state, active_dynamic_behavior=active_behavior, num_messages=Conversation.num_messages + visible,
+        num_interactions=Conversation.num_interactions + 1, final_message_id=final_message_id, lock_token=None,
+        lock_expires_at=None,
     )
-    for offset, fields in enumerate(messages, start=1):
-        session.add(Message(org_id=conv.org_id, conversation_id=conv.id, interaction_id=interaction_id,
-                            position=position + offset, **fields))
+    if finished:
+        values.update(is_finished=True, open_key=None, finished_at=now)
+    moved = await session.execute(
+        update(Conversation)
+        .where(Conversation.org_id == org_id, Conversation.id == conversation_id, Conversation.lock_token == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return None
+    session.add_all([
+        Message(org_id=org_id, conversation_id=conversation_id, interaction_id=interaction_id,
+                position=after_position + offset, **fields)
+        for offset, fields in enumerate(messages, start=1)
+    ])
     session.add(
-        Interaction(id=interaction_id, org_id=conv.org_id, conversation_id=conv.id, sequence=conv.num_interactions,
+        Interaction(id=interaction_id, org_id=org_id, conversation_id=conversation_id, sequence=sequence,
                     insights=insights, replay=replay, completed_at=now)
     )
-    visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
-    conv.state = state
-    conv.active_dynamic_behavior = active_behavior
-    conv.num_messages += visible
-    conv.num_interactions += 1
-    conv.final_message_id = final_message_id
-    conv.lock_token = None
-    conv.lock_expires_at = None
-    if finished:
-        conv.is_finished = True
-        conv.open_key = None
-        conv.finished_at = now
     await session.flush()
     return visible

@@ -124,6 +124,10 @@ class TurnPlan:
     audio_type: str = "pcm"  # voice replies: pcm (base64 PCM16) | audio/wav | audio/mpeg, from the Accept header
     agent_audio_key: str | None = None  # the spoken reply, kept for retrieve-message-source
     memories: MemoryRetriever | None = None  # the user's long-term memories (a port the engine searches)
+    # The conversation as the lease found it (no turn completes while the lease is held), so ``save`` writes without
+    # reading it again: its interaction count and state, and the position of its last message (-1: none).
+    conversation: ConversationView | None = None
+    last_position: int = -1
 
 
 class LeaseRenewal(Protocol):

@@ -2,7 +2,8 @@
 
 * the engine runs while the events stream; its actions and reply fragments are forwarded as they come (voice
   replies are spoken sentence by sentence);
-* the whole turn is written by ``TurnStore.save`` in ONE transaction at the end, which first re-confirms the lease;
+* the whole turn is written by ``TurnStore.save`` in ONE transaction at the end, conditional on still holding the
+  lease;
 * any failure yields an ``error`` event and nothing of the turn persists; a consumer that stops reading (a client
   that disconnects) leaves nothing either. In every case the lease is released in ``finally`` under a shielded
   cancel scope (a create's reservation with it) and any audio already stored is removed.

@@ -45,7 +45,8 @@ def _plan(inputs: TurnInputs, who: Principal, token: str, *, interaction_id: str
         interaction_id=interaction_id, agent_message_id=agent_message_id, token=token, is_opening=is_opening,
         request=request, agent_sender=planning.agent_name(inputs.versions.agent), new_messages=new,
         leading_events=leading, emit_actions=planning.wants_actions(who, conv.attrs, emit), action_filter=action_filter,
-        response_format=response_format, memories=inputs.memories,
+        response_format=response_format, memories=inputs.memories, conversation=conv,
+        last_position=inputs.transcript[-1].position if inputs.transcript else -1,
     )
 
 

@@ -5,9 +5,11 @@
   queries whatever the conversation's length (conversation, transcript, interactions, returning-user check, user,
   user model, plus the pinned versions);
 * the lease goes through ``conversation.lease`` (its own short transactions);
-* ``save`` writes the whole outcome in ONE unit of work: the lease re-confirmed, the interaction and its messages
-  (conversation repository), the behavior invocation (dynamic-behavior-set repository), the user's turn stats
-  (user repository) and, when the turn finished the conversation, its post-processing jobs (analysis).
+* ``save`` writes the whole outcome in ONE unit of work: the conversation moved on by an UPDATE conditional on the
+  lease token (the lease check itself), the interaction and its messages (conversation repository), the behavior
+  invocation (dynamic-behavior-set repository), the user's turn stats (user repository) and, when the turn finished
+  the conversation, its post-processing jobs (analysis). It reads nothing: the plan carries the conversation as the
+  lease found it.
 """
 
 from __future__ import annotations
@@ -78,14 +80,12 @@ class SqlTurnStore:
         async with self._session() as session:
             history = await conversations.transcript(session, conv.org_id, conv.id)
             replays = await conversations.interaction_replays(session, conv.org_id, conv.id)
-            returning = await conversations.has_earlier_finished(
-                session, conv.org_id, conv.user_id, conv.service_id, conv.created_at, conv.id
-            )
             versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
-            user, model = await self._user(session, conv.org_id, conv.user_id)
+            user, model, returning, has_memories = await self._user(session, conv, conv.created_at)
         transcript = [StoredMessage(m.id, m.interaction_id, m.message_type, m.message, m.created_at, m.position)
                       for m in history]
-        return TurnInputs(conv, versions, transcript, replays, returning, user, model, self._memories(conv))
+        return TurnInputs(conv, versions, transcript, replays, returning, user, model,
+                          self._memories(conv, has_memories))
 
     async def load_new(
         self, org_id: str, user_id: str, service_id: str, version_set_name: str, *, is_test: bool, tags: dict[str, Any]
@@ -96,21 +96,30 @@ class SqlTurnStore:
             conv = ConversationView(org_id=org_id, id=new_object_id(), user_id=user_id, service_id=service_id,
                                     created_at=now, version_set_info=resolved.version_set_info, is_test=is_test,
                                     tags=dict(tags))
-            user, model = await self._user(session, org_id, user_id)
-            returning = await conversations.has_earlier_finished(session, org_id, user_id, service_id, now, conv.id)
-        return TurnInputs(conv, pinned_from(resolved), [], {}, returning, user, model, self._memories(conv))
+            user, model, returning, has_memories = await self._user(session, conv, now)
+        return TurnInputs(conv, pinned_from(resolved), [], {}, returning, user, model,
+                          self._memories(conv, has_memories))
 
-    async def _user(self, session: AsyncSession, org_id: str, user_id: str) -> tuple[UserView | None, list[str]]:
-        user = await users.get_user(session, org_id, user_id)
+    async def _user(
+        self, session: AsyncSession, conv: ConversationView, before: Any
+    ) -> tuple[UserView | None, list[str], bool, bool | None]:
+        """The user, its user model, whether it is a returning user and whether it has memories: the user row and
+        both checks in one statement, the user model entries in another."""
+        org_id, user_id = conv.org_id, conv.user_id
+        returning = conversations.earlier_finished_exists(org_id, user_id, conv.service_id, before, conv.id)
+        user, flags = await users.get_user_with(session, org_id, user_id, returning_user=returning,
+                                                has_memories=users.memories_exist(org_id, user_id))
         model = await users.user_model_contents(session, org_id, user_id)
-        if user is None:
-            return None, model
+        if user is None:  # no such user (any more): the checks did not run
+            earlier = await conversations.has_earlier_finished(session, org_id, user_id, conv.service_id, before,
+                                                                conv.id)
+            return None, model, earlier, None
         model.extend(str(c) for c in (user.additional_context or []))
         name = f"{user.first_name} {user.last_name}".strip() or user_id
-        return UserView(user_id, name, dict(user.preferences or {})), model
+        return UserView(user_id, name, dict(user.preferences or {})), model, flags["returning_user"], flags["has_memories"]
 
-    def _memories(self, conv: ConversationView) -> UserMemoryStore:
-        return UserMemoryStore(self.db.sessions, conv.org_id, conv.user_id, self.embedder)
+    def _memories(self, conv: ConversationView, known_any: bool | None = None) -> UserMemoryStore:
+        return UserMemoryStore(self.db.sessions, conv.org_id, conv.user_id, self.embedder, known_any=known_any)
 
     async def speaker_hints(self, org_id: str, conversation_id: str) -> tuple[str | None, list[str]]:
         """The conversation user's preferred language and ``audio_keyterms`` (user preferences)."""
@@ -150,13 +159,14 @@ class SqlTurnStore:
     # -- the outcome (one transaction) ---------------------------------------------------------------------------
 
     async def save(self, plan: TurnPlan, outcome: TurnOutcome) -> None:
+        """Four statements for a plain turn: the conversation's conditional UPDATE (the lease check), the interaction,
+        its messages (one multi-row INSERT) and the user's stats; the behavior invocation and post-processing jobs
+        only when the turn triggered or finished them."""
         now = utcnow()
+        conv = plan.conversation
+        if conv is None:
+            raise EngineError("The turn has no conversation to write to.", 500)
         async with self.db.unit_of_work() as session:
-            if not await lease.still_held(session, plan.org_id, plan.conversation_id, plan.token):
-                raise EngineError("The conversation was taken over by another request; the turn was discarded.", 409)
-            conv = await conversations.get_conversation(session, plan.org_id, plan.conversation_id)
-            if conv is None:
-                raise EngineError("The conversation no longer exists.", 404)
             messages = _messages(plan, outcome, now)
             replay = {
                 "state": conv.state,  # where the turn started (the lease kept it unchanged since)
@@ -166,11 +176,14 @@ class SqlTurnStore:
                 "performed_queries": list(outcome.performed_queries or []),
             }
             visible = await conversations.append_turn(
-                session, conv, interaction_id=plan.interaction_id, messages=messages, insights=outcome.insights,
-                replay=replay, state=outcome.state.as_json(),
+                session, plan.org_id, plan.conversation_id, plan.token, sequence=conv.num_interactions,
+                after_position=plan.last_position, interaction_id=plan.interaction_id, messages=messages,
+                insights=outcome.insights, replay=replay, state=outcome.state.as_json(),
                 active_behavior=list(outcome.active_behavior) if outcome.active_behavior else None,
                 final_message_id=plan.agent_message_id, finished=bool(outcome.conversation_completed), now=now,
             )
+            if visible is None:
+                raise EngineError("The conversation was taken over by another request; the turn was discarded.", 409)
             if outcome.triggered_behavior:
                 await behaviors.record_invocation(
                     session, plan.org_id, set_id=outcome.triggered_behavior[0],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.core.paging import SortKey, apply_sort
@@ -24,6 +24,27 @@ USER_SORT_COLUMNS: dict[str, Any] = {
 
 async def get_user(session: AsyncSession, org_id: str, user_id: str) -> User | None:
     return await session.scalar(select(User).where(User.org_id == org_id, User.user_id == user_id))
+
+
+async def get_user_with(
+    session: AsyncSession, org_id: str, user_id: str, **flags: Any
+) -> tuple[User | None, dict[str, bool]]:
+    """The user and, in the same statement, the boolean SQL expressions ``flags`` evaluated (e.g. EXISTS checks a
+    caller builds from other domains' tables). ``(None, {})`` without such a user."""
+    names = list(flags)
+    row = (
+        await session.execute(
+            select(User, *(flags[n].label(n) for n in names)).where(User.org_id == org_id, User.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        return None, {}
+    return row[0], {n: bool(row[i + 1]) for i, n in enumerate(names)}
+
+
+def memories_exist(org_id: str, user_id: str) -> Any:
+    """EXISTS: the user has long-term memories."""
+    return exists().where(UserMemory.org_id == org_id, UserMemory.user_id == user_id)
 
 
 async def find_by_email(session: AsyncSession, org_id: str, email: str) -> User | None:

@@ -31,7 +31,7 @@ from tertulia.turns.schemas import (
 )
 from tertulia.turns.store_sql import SqlTurnStore
 from tertulia.turns.streaming import NDJSONResponse
-from tertulia.turns.voice import transcribe
+from tertulia.turns.voice import VoiceUpload
 
 router = domain_router("Conversation")
 
@@ -146,12 +146,10 @@ async def interact_with_conversation(
         raise BadRequest("The body must carry exactly one recorded_message part.")
     part = parts[0]
     raw = await part.read() if isinstance(part, UploadFile) else str(part).encode()
-    audio: tuple[bytes, str] | None = None
-    if request_format == "voice":
-        part_type = part.content_type if isinstance(part, UploadFile) else ""
-        heard = await transcribe(runtime, store, raw, part_type or "", audio_config, org_id=who.org_id,
-                                 conversation_id=conversation_id)
-        text, audio = heard.text, (heard.audio, heard.content_type)
+    voice: VoiceUpload | None = None
+    text = ""
+    if request_format == "voice":  # transcribed by plan_interact once the turn may run
+        voice = VoiceUpload(raw, (part.content_type if isinstance(part, UploadFile) else "") or "", audio_config)
     else:
         try:
             text = raw.decode("utf-8")
@@ -164,7 +162,7 @@ async def interact_with_conversation(
         external_contents=[str(v) for v in form.getlist("external_event_message_content")],
         external_timestamps=[str(v) for v in form.getlist("external_event_message_timestamp")],
         response_format=response_format, action_type=current_agent_action_type,
-        emit=emit_current_agent_action_event, audio=audio,
+        emit=emit_current_agent_action_event, voice=voice,
     )
     return stream(runtime, plan, request)
 

@@ -28,7 +28,7 @@ from tertulia.turns.schemas import (
     SimulateInteractionRequest,
     SimulateInteractionResponse,
 )
-from tertulia.turns.voice import store_audio
+from tertulia.turns.voice import VoiceUpload, store_audio, transcribe
 
 MAX_RECOMMENDATIONS = 5
 BUSY = "A related operation is in progress on this conversation, or it has finished; retry later."
@@ -89,17 +89,26 @@ async def open_for_turn(store: TurnStore, who: Principal, conversation_id: str, 
 async def plan_interact(
     store: TurnStore, runtime: Runtime, who: Principal, conversation_id: str, *, message_type: str, text: str,
     external_contents: list[str], external_timestamps: list[str], response_format: str, action_type: str | None,
-    emit: bool | None, audio: tuple[bytes, str] | None = None,
+    emit: bool | None, voice: VoiceUpload | None = None,
 ) -> TurnPlan:
     """Validate an interact against the conversation as loaded, then take the lease; the lease is conditional on
-    no other turn having completed since the load, so the plan's inputs are current."""
+    no other turn having completed since the load, so the plan's inputs are current. A voice upload is transcribed
+    only after everything that can refuse the turn without hearing it (conversation, permissions, the agent's
+    voice config for a voice reply)."""
     action_filter = planning.compile_action_filter(action_type)
     conv = await open_for_turn(store, who, conversation_id, "Conversation:InteractWithConversation")
-    stamps = planning.check_interact_input(message_type, text, external_contents, external_timestamps)
-    now = utcnow()
+    stamps = planning.check_interact_input(message_type, text if voice is None else "(recording)", external_contents,
+                                           external_timestamps)
     inputs = await store.load(conv)
-    planning.check_timestamps(stamps, inputs, now)
     planning.check_voice_output(runtime.tts is not None, inputs.versions.agent, response_format)
+    audio: tuple[bytes, str] | None = None
+    if voice is not None:
+        heard = await transcribe(runtime, store, voice.data, voice.content_type, voice.config, org_id=conv.org_id,
+                                 conversation_id=conv.id)
+        text, audio = heard.text, (heard.audio, heard.content_type)
+        planning.check_interact_input(message_type, text, external_contents, external_timestamps)
+    now = utcnow()
+    planning.check_timestamps(stamps, inputs, now)
     new, leading = planning.interact_messages(inputs, message_type, text, external_contents, stamps, now,
                                               voice=audio is not None)
     token = await store.acquire(conv)

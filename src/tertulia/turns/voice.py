@@ -10,12 +10,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tertulia.runtime import Runtime
 from tertulia.speech.stream import SpeechStream
 from tertulia.speech.voice import VoiceInput, discard, store_original, transcribe_voice_message
 from tertulia.turns.contract import TurnPlan, TurnStore
+
+
+@dataclass(frozen=True)
+class VoiceUpload:
+    """An uploaded recording, transcribed only once the turn is known to be possible (``service.plan_interact``)."""
+
+    data: bytes
+    content_type: str
+    config: Any  # request_audio_config, parsed
 
 
 async def transcribe(

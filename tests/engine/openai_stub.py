@@ -34,6 +34,7 @@ class StubState:
         self.reply = REPLY
         self.latency = 0.0
         self.stats = LLMStats()
+        self.reject_stream_options = False  # answer 400 to a request with stream_options (an older server)
 
     def script(self, schema_name: str, value: dict[str, Any]) -> None:
         self.decisions.setdefault(schema_name, deque()).append(value)
@@ -78,6 +79,9 @@ def make_app(state: StubState) -> Starlette:
         state.stats.record(raw, body)
         if state.latency:
             await asyncio.sleep(state.latency)
+        if state.reject_stream_options and "stream_options" in body:
+            return JSONResponse({"error": {"message": "Unrecognized request argument supplied: stream_options"}},
+                                status_code=400)
         created = int(time.time())
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":

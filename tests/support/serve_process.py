@@ -110,15 +110,16 @@ def serve_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]
 
 @contextmanager
 def serve_process(tmp: Path, database_url: str | None = None, *, log_level: str | None = None,
-                  bootstrap: bool = True, startup_timeout: float = 90, worker: bool = True,
+                  bootstrap: bool = True, startup_timeout: float = 90, worker: bool = True, workers: int = 1,
                   **extra_env: str) -> Iterator[ServeProcess]:
     """Start ``tertulia serve --no-bootstrap`` (then bootstrap credentials unless told not to); stop it on exit.
-    ``worker=False`` adds ``--no-worker`` (no in-process job worker)."""
+    ``worker=False`` adds ``--no-worker`` (no in-process job worker); ``workers`` is ``--workers`` (API processes)."""
     tmp.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite+aiosqlite:///{tmp / 'serve.db'}"
     env = serve_env(url, tmp / "data", **extra_env)
     port = free_port()
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-bootstrap", *([] if worker else ["--no-worker"])]
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-bootstrap", *([] if worker else ["--no-worker"]),
+            *(["--workers", str(workers)] if workers != 1 else [])]
     command = [sys.executable, "-c", _WITH_LOG_LEVEL, log_level, *args] if log_level else [*tertulia_command(), *args]
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:

@@ -136,6 +136,7 @@ def test_sign_in_switch_organization_and_sign_out(page: Any, server: ConsoleServ
     page.click("#signin-submit")
     page.wait_for_selector("#flash:not([hidden])")
     assert "Sign-in failed (401)" in page.text_content("#flash")
+    shot(page, "signin")
 
     page.fill("#api_key", org.tenant.api_key)
     page.click("#signin-submit")
@@ -256,6 +257,7 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     page.fill("#f-user", "")
     page.click("#filters button")
     page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
+    shot(page, "conversations")
     page.click(f"#rows a[href='/console/conversations/{conversation_id}']")
     page.wait_for_url(f"**/console/conversations/{conversation_id}")
     page.wait_for_selector("#transcript .msg.agent")
@@ -290,7 +292,10 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
 def test_graph_view_highlights_a_conversation_path(page: Any, org: Org) -> None:
     conversation_id = org.start()
     go_through_the_graph(org, conversation_id)
-    sign_in(page, org, "/console/conversations")
+    sign_in(page, org, "/console/graphs")
+    page.wait_for_selector(f"#rows a[href='/console/graphs/{org.graph_id}']")
+    assert "Tertulia demo" in page.text_content("#rows")  # the service using it
+    shot(page, "graphs")
     page.goto(f"/console/conversations/{conversation_id}")
     page.click("#graph-link")
     page.wait_for_url(re.compile(rf"/console/graphs/{org.graph_id}\?version=1&conversation={conversation_id}"))
@@ -306,6 +311,23 @@ def test_graph_view_highlights_a_conversation_path(page: Any, org: Org) -> None:
     assert page.text_content("#path-summary") == "path: welcome → clarify → triage → plan"
     assert page.locator("#states details").count() == 6
     shot(page, "graph")
+    assert page.errors == []
+
+
+def test_agents_and_dynamic_behaviors_are_readable_with_their_versions(page: Any, org: Org) -> None:
+    sign_in(page, org, "/console/agents")
+    agent = page.locator("#agents details").first
+    agent.wait_for()
+    assert agent.locator("summary").text_content().startswith("Nia")
+    agent.locator("summary").click()
+    agent.locator(".version h4").wait_for()
+    assert agent.locator(".version h4").text_content().startswith("v1 · Nia")
+    behavior = page.locator("#behaviors details").first
+    assert behavior.locator("summary").text_content().startswith("Safety - self-harm or medical emergency")
+    behavior.locator("summary").click()
+    behavior.locator(".version pre").wait_for()
+    assert '"type": "inject-instruction"' in behavior.locator(".version pre").text_content()
+    shot(page, "agents")
     assert page.errors == []
 
 
@@ -390,7 +412,7 @@ def test_pages_fit_a_phone_screen(browser: Any, server: ConsoleServer, org: Org)
                 tab.wait_for_load_state("networkidle")
             width = tab.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width}px wide on a 390px screen"
-            shot(tab, "phone-" + path.strip("/").replace("/", "-")[:40])
+            shot(tab, "phone-" + path.split("/")[2])  # phone-playground, phone-conversations, phone-graphs, ...
         assert not tab.is_visible(".nav")  # the menu folds behind its toggle
         tab.click(".nav-toggle-label")
         assert tab.is_visible(".nav a[href='/console/playground']")

@@ -17,13 +17,12 @@ short transaction when the turn ends, whatever the outcome).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import anyio
+import orjson
 
 from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
 from tertulia.engine.turn import run_turn
@@ -37,13 +36,12 @@ log = logging.getLogger("tertulia.turns")
 
 
 def ndjson(event: dict[str, Any]) -> bytes:
-    return (json.dumps(event, separators=(",", ":"), default=_json_default) + "\n").encode()
+    """One event as a JSON line (orjson: compact, datetimes as ISO 8601 like ``isoformat``, tuples as lists)."""
+    return orjson.dumps(event, default=_json_default, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | set):
+    if isinstance(value, set | frozenset):
         return list(value)
     return str(value)
 

@@ -72,14 +72,17 @@ async def count_interactions(session: AsyncSession, org_id: str, conversation_id
     )
 
 
-async def transcript(session: AsyncSession, org_id: str, conversation_id: str) -> list[Message]:
-    """Every message of the conversation (inner thoughts included), in conversation order."""
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.org_id == org_id, Message.conversation_id == conversation_id)
-        .order_by(Message.position)
-    )
-    return list(rows.all())
+async def transcript(
+    session: AsyncSession, org_id: str, conversation_id: str, *, last: int | None = None
+) -> list[Message]:
+    """Every message of the conversation (inner thoughts included), in conversation order; only the ``last`` ones
+    when given (still in order)."""
+    query = select(Message).where(Message.org_id == org_id, Message.conversation_id == conversation_id)
+    if last is None:
+        return list((await session.scalars(query.order_by(Message.position))).all())
+    recent = list((await session.scalars(query.order_by(Message.position.desc()).limit(last))).all())
+    recent.reverse()
+    return recent
 
 
 async def get_message(session: AsyncSession, org_id: str, conversation_id: str, message_id: str) -> Message | None:

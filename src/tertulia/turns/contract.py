@@ -147,7 +147,9 @@ class TurnStore(Protocol):
 
     async def conversation(self, org_id: str, conversation_id: str) -> ConversationView | None: ...
 
-    async def load(self, conversation: ConversationView) -> TurnInputs: ...
+    async def load(self, conversation: ConversationView, *, recent: int | None = None) -> TurnInputs:
+        """``recent``: only the last ``recent`` messages of the transcript (a turn's prompts see a window of it)."""
+        ...
 
     async def load_new(
         self, org_id: str, user_id: str, service_id: str, version_set_name: str, *, is_test: bool, tags: dict[str, Any]

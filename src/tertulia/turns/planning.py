@@ -15,6 +15,7 @@ from tertulia.auth.principal import Principal
 from tertulia.core.errors import BadRequest, Unprocessable
 from tertulia.core.ids import new_object_id
 from tertulia.engine.contract import GraphVersion, StatePointer, TranscriptMessage, TurnRequest
+from tertulia.engine.prompts import TRANSCRIPT_WINDOW
 from tertulia.turns.contract import PendingMessage, StoredMessage, TurnInputs
 
 EXTERNAL_SENDER = "External event"
@@ -22,6 +23,10 @@ EXTERNAL_SENDER = "External event"
 # places them 1-2 s after the latest message and sends at once), so a few seconds of skew are tolerated.
 CLOCK_SKEW = timedelta(seconds=5)
 MESSAGE_TYPES = ("user-message", "external-event", "skip")
+# How much of the transcript a create/interact turn loads: the engine's prompts see the last
+# ``prompts.TRANSCRIPT_WINDOW`` messages (behavior selection fewer), so a long conversation's turn reads a constant
+# amount, not its whole history. Generous, so a change of the window stays inside it.
+TURN_TRANSCRIPT = 4 * TRANSCRIPT_WINDOW
 
 
 def compile_action_filter(pattern: str | None) -> re.Pattern[str]:

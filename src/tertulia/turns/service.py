@@ -99,7 +99,7 @@ async def plan_interact(
     conv = await open_for_turn(store, who, conversation_id, "Conversation:InteractWithConversation")
     stamps = planning.check_interact_input(message_type, text if voice is None else "(recording)", external_contents,
                                            external_timestamps)
-    inputs = await store.load(conv)
+    inputs = await store.load(conv, recent=planning.TURN_TRANSCRIPT)
     planning.check_voice_output(runtime.tts is not None, inputs.versions.agent, response_format)
     audio: tuple[bytes, str] | None = None
     if voice is not None:

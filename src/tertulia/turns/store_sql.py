@@ -75,10 +75,10 @@ class SqlTurnStore:
             conv = await conversations.get_conversation(session, org_id, conversation_id)
         return view_of(conv) if conv is not None else None
 
-    async def load(self, conversation: ConversationView) -> TurnInputs:
+    async def load(self, conversation: ConversationView, *, recent: int | None = None) -> TurnInputs:
         conv = conversation
         async with self._session() as session:
-            history = await conversations.transcript(session, conv.org_id, conv.id)
+            history = await conversations.transcript(session, conv.org_id, conv.id, last=recent)
             replays = await conversations.interaction_replays(session, conv.org_id, conv.id)
             versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
             user, model, returning, has_memories = await self._user(session, conv, conv.created_at)

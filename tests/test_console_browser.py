@@ -57,6 +57,7 @@ class Org:
         self.service_id = server.call(self._demo())
         service = self.http.get("/service/", params={"id": self.service_id}).json()["services"][0]
         self.graph_id = service["service_hierarchical_state_machine_id"]
+        self.agent_id = service["agent_id"]
 
     async def _demo(self) -> str:
         from tertulia.demo import install_demo_service
@@ -116,7 +117,7 @@ def sign_in(tab: Any, org: Org, next_path: str = "/console") -> None:
     tab.fill("#api_key_id", org.tenant.api_key_id)
     tab.fill("#user_id", org.tenant.user_id)
     tab.click("#signin-submit")
-    tab.wait_for_url(f"**{next_path}")
+    tab.wait_for_url(re.compile(re.escape(next_path) + "$"))
 
 
 def go_through_the_graph(org: Org, conversation_id: str) -> list[dict[str, Any]]:
@@ -176,15 +177,27 @@ def test_sign_in_switch_organization_and_sign_out(page: Any, server: ConsoleServ
 
 
 def test_playground_streams_a_turn_with_live_actions(page: Any, org: Org) -> None:
-    sign_in(page, org, "/console/playground")
-    page.wait_for_selector(f"#service option[value='{org.service_id}']", state="attached")
+    from tertulia.demo import load_definition
+
+    # a text-only agent (no voice config) on the demo's context graph
+    agent_id = org.http.post("/organization/agent", json={"agent_name": "Text only"}).json()["id"]
+    version = {k: v for k, v in load_definition()["agent"]["version"].items() if k != "voice_config"}
+    assert org.http.post(f"/organization/agent/{agent_id}/", json=version).status_code == 201
+    made = org.http.post("/service/", json={
+        "service_hierarchical_state_machine_id": org.graph_id, "agent_id": agent_id, "name": "Text coach",
+        "description": "The demo graph, text only.", "is_active": True, "keyterms": [], "tags": {}})
+    assert made.status_code == 201, made.text
+    sign_in(page, org, f"/console/playground?service={made.json()['id']}")
+    page.wait_for_selector(f"#service option[value='{made.json()['id']}']", state="attached")
+    assert page.input_value("#service") == made.json()["id"]
     page.wait_for_selector("#version-set option[value='release']", state="attached")
     assert page.input_value("#version-set") == "release"
     page.wait_for_selector("#voice-note-hint:not([hidden])")
     assert "no voice config" in page.text_content("#voice-note-hint")
-    assert not page.is_enabled("#voice-reply")  # the demo agent has no voice config
+    assert not page.is_enabled("#voice-reply")  # the agent has no voice config
     page.click("#start")
     page.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+    assert page.is_disabled("#record") and page.is_enabled("#say")
     opening = page.text_content("#transcript .msg.agent .text")
     assert opening.strip()
     titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
@@ -486,9 +499,8 @@ def test_voice_note_in_and_voice_reply_out(browser: Any, server: ConsoleServer, 
     from tertulia.speech.audio import encode_wav
     from tests.support.speech import spoken
 
-    agent_id = org.http.get("/service/", params={"id": org.service_id}).json()["services"][0]["agent_id"]
     version = {**load_definition()["agent"]["version"], "voice_config": {"voice_id": "joe"}}
-    assert org.http.post(f"/organization/agent/{agent_id}/", json=version).status_code == 201
+    assert org.http.post(f"/organization/agent/{org.agent_id}/", json=version).status_code == 201
     note = tmp_path / "note.wav"
     note.write_bytes(encode_wav(spoken("I would like to book a table for two people.")))
     org.server.runtime.llm.script_text("EngageUser", "Hello. I am Nia. What would you like to get done this week?")

@@ -12,7 +12,7 @@ function setBusy(busy) {
   const open = Boolean(state.conversationId) && !state.completed;
   $("#say").disabled = busy || !open;
   $("#send").disabled = busy || !open;
-  $("#record").disabled = busy || !open || !VoiceRecorder.supported();
+  $("#record").disabled = busy || !open || !VoiceRecorder.supported() || !state.voiceConfig;
   $("#finish").disabled = busy || !state.conversationId;
   $("#start").disabled = busy;
 }
@@ -189,7 +189,8 @@ async function versionSetChanged() {
   hint.hidden = false;
   hint.textContent = state.voiceConfig
     ? `This agent speaks with voice ${state.voiceConfig.voice_id}: tick "Voice reply" to hear it.`
-    : "This agent has no voice config: replies are text only. Voice notes can still be sent.";
+    : "This agent has no voice config: text only (the server takes voice notes only for agents with a voice).";
+  setBusy(state.busy);
 }
 
 page(async () => {

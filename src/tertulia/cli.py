@@ -1,4 +1,4 @@
-"""The ``tertulia`` command: serve, bootstrap, migrate."""
+"""The ``tertulia`` command: serve, bootstrap, migrate, chat."""
 
 from __future__ import annotations
 
@@ -121,6 +121,43 @@ def serve(
                       highlight=False, soft_wrap=True)
     # log_config=None: uvicorn's lines go through the root logger configured above (same format, request ids)
     uvicorn.run("tertulia.asgi:app", host=host, port=port, workers=workers, log_level="info", log_config=None)
+
+
+@app.command()
+def chat(
+    service: str = typer.Option(None, "--service", "-s", help="Service id or name (default: the demo service)."),
+    base_url: str = typer.Option(None, "--base-url", envvar="AMIGO_BASE_URL",
+                                 help="A running server (e.g. http://127.0.0.1:8000); default: serve in-process."),
+    org: str = typer.Option(None, "--org", help="Organization id (else AMIGO_ORGANIZATION_ID, else bootstrap)."),
+    user_id: str = typer.Option(None, "--user-id", help="User id (else AMIGO_USER_ID, else bootstrap)."),
+    api_key_id: str = typer.Option(None, "--api-key-id", help="API key id (else AMIGO_API_KEY_ID, else bootstrap)."),
+    api_key: str = typer.Option(None, "--api-key", help="API key (else AMIGO_API_KEY, else a new bootstrap key)."),
+) -> None:
+    """Chat with a service in the terminal: the reply streams, the agent's actions show dimmed beside it;
+    /insights, /finish, /new, /quit."""
+    from contextlib import nullcontext
+
+    from rich.console import Console as RichConsole
+
+    from tertulia.chat.api import ChatApi, ChatError
+    from tertulia.chat.local import local_server, resolve_credentials
+    from tertulia.chat.session import ChatSession
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    out = RichConsole(highlight=False)
+    credentials, source = resolve_credentials(
+        {"organization_id": org, "user_id": user_id, "api_key_id": api_key_id, "api_key": api_key})
+    with nullcontext(base_url) if base_url else local_server() as url:
+        out.print(f"[dim]tertulia chat on {url} ({'running server' if base_url else 'in-process'}), "
+                  f"credentials from {source}[/dim]", soft_wrap=True)
+        api = ChatApi(url, credentials)
+        try:
+            ChatSession(api, out, service).loop()
+        except ChatError as exc:
+            out.print(f"[bold red]{exc}[/bold red]", soft_wrap=True, markup=True)
+            raise typer.Exit(1) from exc
+        finally:
+            api.close()
 
 
 def _prepare_metrics(workers: int) -> None:

@@ -20,8 +20,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 async def test_root_redirects_to_the_console(client):
-    r = await client.get("/")
-    assert r.status_code == 307 and r.headers["location"] == "/console"
+    for path in ("/", "/console/"):
+        r = await client.get(path)
+        assert r.status_code == 307 and r.headers["location"] == "/console"
 
 
 async def test_pages_are_served_with_a_strict_policy_and_no_inline_code(client):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tertulia import __version__
@@ -45,6 +45,11 @@ def _page(template: str, title: str, nav: str, **data: str) -> HTMLResponse:
 @router.get("", response_class=HTMLResponse)
 async def home() -> HTMLResponse:
     return _page("home.html", "Home", "home")
+
+
+@router.get("/", include_in_schema=False)
+async def home_slash() -> RedirectResponse:
+    return RedirectResponse("/console", status_code=307)
 
 
 @router.get("/signin", response_class=HTMLResponse)

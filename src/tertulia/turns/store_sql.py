@@ -132,7 +132,16 @@ class SqlTurnStore:
 
     # -- the lease (its own short transactions) ------------------------------------------------------------------
 
+    async def _end_reads(self) -> None:
+        """End the request's read transaction before a lease transaction starts (it wrote nothing, so committing it
+        only returns its connection to the pool). A request then never holds two pooled connections at once: with
+        a bounded pool, as many concurrent turns as the pool has connections, each holding its reads while waiting
+        for a second connection for its lease, would wait for each other until the pool's timeout."""
+        if self._reads is not None and self._reads.in_transaction():
+            await self._reads.commit()
+
     async def reserve(self, conversation: ConversationView) -> str | None:
+        await self._end_reads()
         conv = conversation
         open_key = f"{conv.user_id}|{conv.service_id}"
 
@@ -148,6 +157,7 @@ class SqlTurnStore:
         return reserved.lock_token if reserved is not None else None
 
     async def acquire(self, conversation: ConversationView) -> str | None:
+        await self._end_reads()
         return await lease.acquire(self.db.sessions, conversation.org_id, conversation.id, conversation.num_interactions)
 
     async def release(self, plan: TurnPlan) -> None:

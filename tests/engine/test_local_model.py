@@ -107,3 +107,26 @@ async def test_usage_is_reported(llm):
     assert req.response.raw_text == text and 0 < req.response.output_tokens <= 8
     if llm.runtime == "xllamacpp":  # llama-cpp-python streams no usage
         assert req.response.input_tokens > 3
+
+
+async def test_server_start_loads_the_model_in_the_background(tmp_path):
+    """The first conversation must not pay for loading the model: attach starts the load at start-up."""
+    from tertulia.engine import wiring
+    from tertulia.runtime import Runtime
+    from tertulia.settings import Settings
+
+    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", data_dir=tmp_path, jwt_secret="x" * 40,
+                        llm_provider="local", local_runtime=RUNTIMES[0])
+    rt = Runtime(settings=settings, db=None, jwt_secret="x" * 40)
+    await wiring.attach(rt)
+    assert rt.llm._engine is None or rt.extras["llm_warm_up"].done()
+    await rt.extras["llm_warm_up"]
+    assert rt.llm._engine is not None and rt.llm._engine.name == RUNTIMES[0]
+
+
+def test_repeat_penalty_default_and_override(llm):
+    """llama-cpp-python's 1.1 on both runtimes (llama.cpp's own default 1.0 lets small models loop); a version
+    set's llm_model_preferences params may override it."""
+    assert llm._kwargs(LLMRequest("EngageUser", [ChatMessage("user", "hi")]))["repeat_penalty"] == 1.1
+    assert llm._kwargs(LLMRequest("EngageUser", [ChatMessage("user", "hi")],
+                                  params={"repeat_penalty": 1.3}))["repeat_penalty"] == 1.3

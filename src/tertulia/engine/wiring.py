@@ -128,11 +128,28 @@ async def attach(runtime: Any) -> None:
         from tertulia.engine.adapters.http_tools import HttpToolRunner
 
         runtime.tools = HttpToolRunner.from_file(settings.tools_file)
+    _start_warm_up(runtime)
     closers = runtime.extras.setdefault("closers", [])
     for port in (runtime.llm, runtime.embedder, runtime.tools):
         close = getattr(port, "aclose", None)
         if close is not None:
             closers.append(close)
+
+
+def _start_warm_up(runtime: Any) -> None:
+    """An embedded model loads in the background from start-up on (a call that comes first waits for it)."""
+    warm_up = getattr(runtime.llm, "warm_up", None)
+    if warm_up is None:
+        return
+    import asyncio
+
+    def report(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("The embedded model failed to load: %s", task.exception())
+
+    task = asyncio.get_running_loop().create_task(warm_up())
+    task.add_done_callback(report)
+    runtime.extras["llm_warm_up"] = task
 
 
 def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any = None) -> Ports:

@@ -74,16 +74,24 @@ class LlamaLocalLLM:
                 self._engine = load_runtime(self.runtime, self.model_path, self.n_ctx, self.n_threads)
             return self._engine
 
+    async def warm_up(self) -> None:
+        """Load the model now (``engine/wiring.attach`` starts this at server start-up), so the first conversation
+        does not pay for loading it."""
+        await asyncio.to_thread(self._model)
+
     def _kwargs(self, request: LLMRequest) -> dict[str, Any]:
         params = request.params or {}
         kwargs: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in _merge_system(request.messages)],
             "max_tokens": request.max_tokens or params.get("max_tokens") or self.default_max_tokens,
         }
-        for key in ("temperature", "top_p", "seed", "stop"):
+        for key in ("temperature", "top_p", "seed", "stop", "repeat_penalty"):
             if key in params:
                 kwargs[key] = params[key]
         kwargs.setdefault("temperature", 0.2)
+        # llama-cpp-python's default; llama.cpp's own (xllamacpp) is 1.0, with which small models loop on one
+        # sentence until max_tokens (a 256-token opening message measured 16 s of the 29 s first create)
+        kwargs.setdefault("repeat_penalty", 1.1)
         return kwargs
 
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:

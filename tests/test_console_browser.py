@@ -541,3 +541,66 @@ def test_voice_note_in_and_voice_reply_out(browser: Any, server: ConsoleServer, 
     finally:
         context.close()
         chromium.close()
+
+
+def test_tool_calls_show_their_inputs_and_outputs(page: Any, org: Org) -> None:
+    """A tool-call state with a (fake) tool at the tools port: its call, inputs and output in the turn's insights and
+    in the live timeline, and the state drawn as a tool call."""
+    from tertulia.demo import load_definition
+    from tertulia.engine.fakes import FakeTools
+
+    tool_id = "b" * 24
+    tools = FakeTools()
+    tools.add(tool_id, '{"free_slots": ["Monday 7:00", "Thursday 7:00"]}', name="calendar",
+              input_schema={"type": "object", "properties": {"week": {"type": "string"}}})
+    spec = {"tool_id": tool_id, "version_constraint": ">=1.0,<2", "additional_instruction": "Look up free slots."}
+    action = {"type": "action", "objective": "Talk.", "actions": ["Chat."], "exit_conditions": []}
+    body = {
+        "description": "Looks a calendar up.", "references": {},
+        "states": [
+            {**action, "name": "ask", "exit_conditions": [{"description": "The user wants a slot.", "next_state": "lookup"}]},
+            {"type": "tool-call", "name": "lookup", "next_state": "offer", "designated_tool": spec,
+             "designated_tool_call_objective": "Find free slots.", "designated_tool_call_context": "The user's week."},
+            {**action, "name": "offer", "objective": "Offer the free slots."},
+        ],
+        "new_user_initial_state": "ask", "returning_user_initial_state": "ask", "terminal_state": "offer",
+    }
+    graph_id = org.http.post(GRAPHS, json={"state_machine_name": "Calendar"}).json()["id"]
+    made = org.http.post(f"{GRAPHS}/{graph_id}/", json=body)
+    assert made.status_code == 201, made.text
+    agent_id = org.http.post("/organization/agent", json={"agent_name": "Scheduler"}).json()["id"]
+    assert org.http.post(f"/organization/agent/{agent_id}/", json=load_definition()["agent"]["version"]).status_code == 201
+    service = org.http.post("/service/", json={"service_hierarchical_state_machine_id": graph_id, "agent_id": agent_id,
+                                               "name": "Scheduler", "description": "Books runs.", "is_active": True,
+                                               "keyterms": [], "tags": {}})
+    assert service.status_code == 201, service.text
+    previous, org.server.runtime.tools = org.server.runtime.tools, tools
+    try:
+        sign_in(page, org, f"/console/playground?service={service.json()['id']}")
+        page.wait_for_selector(f"#service option[value='{service.json()['id']}']", state="attached")
+        page.click("#start")
+        page.wait_for_selector("#transcript .msg.agent .text[data-complete='true']")
+        org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # ask → lookup
+        org.server.runtime.llm.script_decision("GenerateToolParams", {"week": "next week"})
+        page.fill("#say", "When could I run next week?")
+        page.click("#send")
+        page.wait_for_selector("#transcript .msg.agent >> nth=1 >> .text[data-complete='true']")
+        titles = page.eval_on_selector_all("#timeline .act .title", "xs => xs.map(x => x.textContent)")
+        assert "ask → lookup" in titles and "lookup → offer" in titles
+        assert f"Tool output {tool_id}" in titles, titles
+        assert tools.invocations and tools.invocations[0][0] == tool_id
+        href = page.get_attribute("#conversation-link a", "href")
+    finally:
+        org.server.runtime.tools = previous
+    page.goto(href)
+    second = page.locator("#transcript .msg.agent").nth(1)
+    second.locator("summary").click()
+    second.locator(".insights .designated").wait_for()
+    designated = second.locator(".insights .designated").text_content()
+    assert "calendar" in designated and "Monday 7:00" in designated and '"week": "next week"' in designated
+    memory = second.locator(".insights ul.memory li").first.text_content()
+    assert "Monday 7:00" in memory and "Output of tool calendar in state lookup" in memory
+    shot(page, "tool-call-insights")
+    page.goto(f"/console/graphs/{graph_id}")
+    page.wait_for_selector("#diagram g.state-tool-call[data-state='lookup']")
+    assert page.errors == []

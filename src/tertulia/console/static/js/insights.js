@@ -24,6 +24,7 @@ export function renderInsights(data) {
     t.previous_state_exit_condition_description
       ? el("div", { class: "exit-chosen" }, "exit: ", t.previous_state_exit_condition_description) : null,
     t.performed_queries && t.performed_queries.length ? el("div", {}, "queries: ", t.performed_queries.join(" · ")) : null,
+    t.designated_tool_call_log ? el("div", { class: "designated" }, "designated tool: ", toolCalls([[t.designated_tool_call_log]])) : null,
     toolCalls(t.tool_call_logs)));
   return el("div", { class: "insights" },
     section("State", el("p", {}, el("strong", { class: "current-state" }, data.current_state_name),
@@ -32,7 +33,9 @@ export function renderInsights(data) {
     section("State path", path.length ? el("ol", { class: "path" }, path) : el("p", { class: "muted" }, "No transition this turn.")),
     section("Dynamic behavior", el("p", {}, data.triggered_dynamic_behavior_set_version_info
       ? `triggered ${info(data.triggered_dynamic_behavior_set_version_info)}` : "none triggered")),
-    section("Working memory", (data.working_memory || []).length ? json(data.working_memory) : null),
+    section("Working memory", (data.working_memory || []).length ? el("ul", { class: "memory" }, data.working_memory.map((m) =>
+      el("li", {}, typeof m === "object" && m ? [m.content ?? JSON.stringify(m), m.context ? el("div", { class: "muted" }, m.context) : null]
+        : String(m)))) : null),
     section("Reflections", (data.reflections || []).map((r) => el("p", { class: "reflection" }, typeof r === "string" ? r : JSON.stringify(r)))),
     section("Tool calls while navigating", toolCalls(data.select_next_action_tool_call_logs)),
     section("Tool calls while replying", toolCalls(data.engage_user_tool_call_logs)));

@@ -127,6 +127,13 @@ async def test_run_judges_each_repetition_and_reports_reliability(client, runtim
     insights = await client.get(tenant.url(f"/conversation/{conversation_id}/interaction/{interaction_id}/insights"),
                                 headers=tenant.headers)
     assert insights.status_code == 200
+    # ... but stays out of ordinary listings unless asked for (by id or by its run's tag)
+    assert (await client.get(tenant.url("/conversation/"), headers=tenant.headers)).json()["conversations"] == []
+    tagged = (await client.get(tenant.url("/conversation/"), params={"tag": f"simulation_run:{run_id}"},
+                               headers=tenant.headers)).json()["conversations"]
+    assert sorted(c["id"] for c in tagged) == sorted(r["conversation_id"] for r in unit_test["repetitions"])
+    by_id = (await client.get(tenant.url("/conversation/"), params={"id": conversation_id}, headers=tenant.headers)).json()
+    assert [c["id"] for c in by_id["conversations"]] == [conversation_id]
     # ... and triggers no post-processing (no memories, user models, metrics or webhooks), leaves no simulated user
     async with runtime.db.sessions() as session:
         post = await session.scalar(select(func.count()).select_from(Job).where(

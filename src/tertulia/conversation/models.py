@@ -29,6 +29,8 @@ class Conversation(OrgScoped, Base):
     # [graph_id, v], llm_model_preferences}
     version_set_info: Mapped[dict[str, Any]] = mapped_column(JSONType)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set on the conversations a simulation run makes (tertulia.simulator): listings leave them out unless asked for.
+    simulation_run_id: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
     is_finished: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     is_analyzed: Mapped[bool] = mapped_column(Boolean, default=False)
     completed_post_processings: Mapped[list[Any]] = mapped_column(JSONType, default=list)

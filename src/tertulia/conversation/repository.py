@@ -106,8 +106,11 @@ def conversations_query(
     service_ids: Sequence[str],
     is_finished: bool | None,
     ids: Sequence[str],
+    include_simulated: bool = False,
 ) -> Select:
     query = select(Conversation).where(Conversation.org_id == org_id)
+    if not include_simulated:
+        query = query.where(Conversation.simulation_run_id.is_(None))
     if user_ids:
         query = query.where(Conversation.user_id.in_(list(user_ids)))
     if service_ids:
@@ -229,3 +232,13 @@ async def append_turn(
     )
     await session.flush()
     return visible
+
+
+async def mark_simulated(session: AsyncSession, org_id: str, conversation_id: str, run_id: str) -> None:
+    """Mark a conversation as made by simulation run ``run_id`` (hidden from ordinary listings)."""
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.org_id == org_id, Conversation.id == conversation_id)
+        .values(simulation_run_id=run_id)
+        .execution_options(synchronize_session=False)
+    )

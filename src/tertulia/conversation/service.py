@@ -29,6 +29,9 @@ from tertulia.runtime import Runtime
 DEFAULT_MESSAGE_TYPES = ("external-event", "agent-message", "user-message")
 
 
+SIMULATION_RUN_TAG = "simulation_run"  # the tag every simulated conversation carries: its run's id
+
+
 def conv_attrs(conv: Conversation) -> dict[str, Any]:
     return {"user_id": conv.user_id, "service_id": conv.service_id}
 
@@ -55,7 +58,9 @@ async def list_conversations(
 ) -> GetConversationsResponse:
     sort = parse_sort_by(sort_by, ["created_at"])
     tag_filters = parse_tag_filters(tags)
-    query = repo.conversations_query(who.org_id, user_ids, service_ids, is_finished, ids)
+    # Simulated conversations are listed only when asked for: by id, or with a tag filter on SIMULATION_RUN_TAG.
+    include_simulated = bool(ids) or any(f.key == SIMULATION_RUN_TAG for f in tag_filters)
+    query = repo.conversations_query(who.org_id, user_ids, service_ids, is_finished, ids, include_simulated)
     query = apply_sort(query, sort, {"created_at": Conversation.created_at}, [Conversation.created_at.desc(), Conversation.id.desc()])
     if who.has("Conversation:GetConversation") and not tag_filters:
         page = await fetch_page(session, query, limit, offset)

@@ -53,14 +53,19 @@ class _Stop(Exception):
         self.error = error
 
 
-async def _pinned(runtime: Runtime, conversation_id: str, plan: Plan) -> None:
-    """The conversation must run on the versions the run pinned (a version set may move between runs)."""
+async def _mark_and_check(runtime: Runtime, who: Principal, conversation_id: str, plan: Plan) -> None:
+    """Mark the conversation as simulated (out of ordinary listings), and check it runs on the versions the run
+    pinned (a version set may move between runs)."""
     from sqlalchemy import select
 
     from tertulia.conversation.models import Conversation
+    from tertulia.conversation.repository import mark_simulated
+    from tertulia.conversation.service import SIMULATION_RUN_TAG
 
     async with runtime.db.unit_of_work() as session:
-        info = await session.scalar(select(Conversation.version_set_info).where(Conversation.id == conversation_id))
+        await mark_simulated(session, who.org_id, conversation_id, plan.tags[SIMULATION_RUN_TAG])
+        info = await session.scalar(select(Conversation.version_set_info).where(
+            Conversation.org_id == who.org_id, Conversation.id == conversation_id))
     info = info or {}
     if (list(info.get("agent_version_info") or []) != list(plan.agent_version_info)
             or list(info.get("service_hierarchical_state_machine_version_info") or []) != list(plan.graph_version_info)):
@@ -103,7 +108,7 @@ async def simulate(runtime: Runtime, who: Principal, plan: Plan, outcome: Outcom
         outcome.conversation_id = result.conversation_id
         _record(outcome, result)
         assert outcome.conversation_id is not None
-        await _pinned(runtime, outcome.conversation_id, plan)
+        await _mark_and_check(runtime, who, outcome.conversation_id, plan)
         while True:
             if result.conversation_completed:
                 outcome.stop_reason = COMPLETED

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from tertulia.conversation.service import SIMULATION_RUN_TAG
 from tertulia.core.clock import utcnow
 from tertulia.jobs.registry import JobContext, register
 from tertulia.simulation import FINALIZE_JOB, RUN_ITEM_JOB
@@ -92,7 +93,7 @@ async def _claim(ctx: JobContext, settings: SimulationSettings) -> Claimed | Non
         persona=Persona(head.name, head.role, pv.background, profile.user_models, pv.preferred_language, pv.timezone),
         scenario=Scenario(sv.objective, sv.instructions, sv.initial_message_type), user_model=model,
         user_model_params=params,
-        tags={"simulation_run": run_id, "simulation_unit_test": item.unit_test_id},
+        tags={SIMULATION_RUN_TAG: run_id, "simulation_unit_test": item.unit_test_id},
     )
     return Claimed(run_id, position, item.unit_test_id, item.run_index, spec, profile, plan, item.status == RUNNING)
 

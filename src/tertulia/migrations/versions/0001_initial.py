@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 09:58:10.284135
+Create Date: 2026-12-01 10:23:50.395277
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('service_id', sa.String(length=24), nullable=False),
     sa.Column('version_set_info', tertulia.core.db.JSONType(), nullable=False),
     sa.Column('is_test', sa.Boolean(), nullable=False),
+    sa.Column('simulation_run_id', sa.String(length=24), nullable=True),
     sa.Column('is_finished', sa.Boolean(), nullable=False),
     sa.Column('is_analyzed', sa.Boolean(), nullable=False),
     sa.Column('completed_post_processings', tertulia.core.db.JSONType(), nullable=False),
@@ -81,6 +82,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_conversations_is_finished'), ['is_finished'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversations_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversations_service_id'), ['service_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_conversations_simulation_run_id'), ['simulation_run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversations_user_id'), ['user_id'], unique=False)
 
     op.create_table('dynamic_behavior_invocations',
@@ -844,6 +846,7 @@ def downgrade() -> None:
     op.drop_table('dynamic_behavior_invocations')
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversations_user_id'))
+        batch_op.drop_index(batch_op.f('ix_conversations_simulation_run_id'))
         batch_op.drop_index(batch_op.f('ix_conversations_service_id'))
         batch_op.drop_index(batch_op.f('ix_conversations_org_id'))
         batch_op.drop_index(batch_op.f('ix_conversations_is_finished'))

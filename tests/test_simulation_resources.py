@@ -181,6 +181,8 @@ async def test_unit_tests_and_sets(client, tenant, other_tenant):
     assert [s.field_id for s in sdk.SimulationSearchSimulationUnitTestSetResponse.model_validate(searched.json()).simulation_unit_test_sets] == [set_id]
 
     assert (await client.delete(tenant.url(f"/simulation/unit_test/{test_id}/"), headers=h)).status_code == 400
+    in_use = await client.delete(tenant.url(f"/metric/{fx.metric_id}/"), headers=h)
+    assert in_use.status_code == 400 and "Gives a sleep tip" in in_use.text
     assert (await client.delete(tenant.url(f"/simulation/persona/{fx.persona_id}/"), headers=h)).status_code == 400
     assert (await client.delete(tenant.url(f"/simulation/scenario/{fx.scenario_id}/"), headers=h)).status_code == 400
     keep_desc = await client.post(tenant.url(f"/simulation/unit_test_set/{set_id}"), headers=h,
@@ -194,6 +196,7 @@ async def test_unit_tests_and_sets(client, tenant, other_tenant):
     assert (await client.delete(other_tenant.url(f"/simulation/unit_test_set/{set_id}"), headers=other_tenant.headers)).status_code == 404
     assert (await client.delete(tenant.url(f"/simulation/unit_test_set/{set_id}"), headers=h)).status_code == 204
     assert (await client.delete(tenant.url(f"/simulation/unit_test/{test_id}/"), headers=h)).status_code == 204
+    assert (await client.delete(tenant.url(f"/metric/{fx.metric_id}/"), headers=h)).status_code == 200  # no longer used
 
 
 async def test_permissions_filter_lists_and_gate_writes(client, runtime, tenant):

@@ -18,6 +18,7 @@ from tertulia.core.schemas import tags_to_list
 from tertulia.core.versions import parse_version_selector
 from tertulia.metric import schemas as s
 from tertulia.metric.models import Metric, MetricEvaluationResult, MetricVersion
+from tertulia.metric.usage import ensure_not_used
 from tertulia.service.models import Service
 from tertulia.webhook.events import resource_updated
 
@@ -130,7 +131,7 @@ async def update_metric(session: AsyncSession, who: Principal, metric_id: str, b
 
 async def delete_metric(session: AsyncSession, who: Principal, metric_id: str) -> dict:
     metric = await require_metric(session, who.org_id, metric_id)
-    # Simulation unit tests (which may reference metrics) are not part of tertulia yet: nothing can block this.
+    await ensure_not_used(session, who.org_id, metric_id)  # e.g. a simulation unit test's success criterion
     metric.is_deleted = True
     metric.updated_by = who.user_info
     metric.updated_at = utcnow()

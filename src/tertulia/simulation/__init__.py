@@ -6,3 +6,6 @@ This package is the domain (tables, wire models, CRUD, run bookkeeping). Running
 
 RUN_ITEM_JOB = "simulation.run-item"
 FINALIZE_JOB = "simulation.finalize-run"
+
+
+from tertulia.simulation import metric_usage  # noqa: E402,F401  (registers the delete-metric usage check)

@@ -25,6 +25,7 @@ from tertulia.core.clock import utcnow
 from tertulia.core.errors import Conflict, NotFound
 from tertulia.jobs.queue import enqueue_job
 from tertulia.metric.models import Metric
+from tertulia.service.resolution import resolve_version_set
 from tertulia.simulation import FINALIZE_JOB, RUN_ITEM_JOB
 from tertulia.simulation import repository as repo
 from tertulia.simulation import unit_test_schemas as u
@@ -44,8 +45,6 @@ from tertulia.simulation.settings import SimulationSettings
 
 
 async def _spec(session: AsyncSession, org_id: str, unit_test_id: str, run_count: int) -> dict[str, Any]:
-    from tertulia.service.resolution import resolve_version_set
-
     test = await repo.get(session, SimulationUnitTest, org_id, unit_test_id)
     if test is None or test.is_deleted:
         raise NotFound(f"Simulation unit test {unit_test_id} not found.")

@@ -23,10 +23,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import select
 
 from tertulia.auth.principal import Principal
+from tertulia.core.errors import ApiError
+from tertulia.jobs.settings import JobSettings
+from tertulia.jobs.worker import Worker
+from tertulia.migrations import upgrade
 from tertulia.organization.models import Organization
+from tertulia.settings import get_settings
 from tertulia.simulation import repository as repo
+from tertulia.simulation import runs
+from tertulia.simulation import schemas as s
 from tertulia.simulation.models import CANCELLED, DONE, SimulationUnitTestSet, SimulationUnitTestSetRun
+from tertulia.simulation.scenarios import create_scenario
 from tertulia.simulation.settings import SimulationSettings
+from tertulia.simulation.unit_test_schemas import CreateSimulationUnitTestSetRunRequest
+from tertulia.simulator import report
+from tertulia.simulator.artifacts import reliability_rows
+from tertulia.simulator.drafting import draft_scenario
+from tertulia.wiring import build_runtime, close_runtime
 
 CLI_USER = "tertulia-cli"
 console = Console(stderr=True)
@@ -46,6 +59,10 @@ async def pick_org(session: Any, org: str | None) -> str:
         raise UsageError("Name the organization with --org (the database has " + (
             "none)." if not ids else "several)."))
     return ids[0]
+
+
+def _migrate() -> None:
+    upgrade(get_settings().database_url)
 
 
 def cli_principal(org_id: str) -> Principal:
@@ -80,14 +97,6 @@ async def run_set(
     set_name: str, *, k: int = 0, min_pass: float = 1.0, junit: Path | None = None, org: str | None = None,
     concurrency: int = 0, timeout: float = 3600.0, runtime: Any = None, quiet: bool = False,
 ) -> int:
-    from tertulia.jobs.settings import JobSettings
-    from tertulia.jobs.worker import Worker
-    from tertulia.simulation import runs
-    from tertulia.simulation.unit_test_schemas import CreateSimulationUnitTestSetRunRequest
-    from tertulia.simulator import report
-    from tertulia.simulator.artifacts import reliability_rows
-    from tertulia.wiring import build_runtime, close_runtime
-
     owned = runtime is None
     runtime = runtime or await build_runtime()
     try:
@@ -143,12 +152,6 @@ async def run_set(
 
 
 async def from_conversation(conversation_id: str, *, org: str | None, edit: bool, as_json: bool, runtime: Any = None) -> int:
-    from tertulia.core.errors import ApiError
-    from tertulia.simulation import schemas as s
-    from tertulia.simulation.scenarios import create_scenario
-    from tertulia.simulator.drafting import draft_scenario
-    from tertulia.wiring import build_runtime, close_runtime
-
     owned = runtime is None
     runtime = runtime or await build_runtime()
     try:
@@ -199,8 +202,6 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     ) -> None:
         """Run a unit test set now and report pass rate, pass^k and 95% intervals, flakiest first."""
-        from tertulia.cli import _migrate
-
         _migrate()
         try:
             code = asyncio.run(run_set(set_name, k=k, min_pass=min_pass, junit=junit, org=org,
@@ -217,7 +218,5 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the created scenario as one JSON line."),
     ) -> None:
         """Draft a scenario (objective, instructions) from a real conversation with the LLM, edit it, save it."""
-        from tertulia.cli import _migrate
-
         _migrate()
         raise typer.Exit(asyncio.run(from_conversation(conversation_id, org=org, edit=edit, as_json=as_json)))

@@ -7,7 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from tertulia.auth.principal import Principal
+from tertulia.conversation.models import Conversation
+from tertulia.conversation.repository import mark_simulated
+from tertulia.conversation.service import SIMULATION_RUN_TAG
 from tertulia.runtime import Runtime
 from tertulia.simulator import simulated_user, turn_driver
 from tertulia.simulator.simulated_user import Persona, Scenario
@@ -56,12 +61,6 @@ class _Stop(Exception):
 async def _mark_and_check(runtime: Runtime, who: Principal, conversation_id: str, plan: Plan) -> None:
     """Mark the conversation as simulated (out of ordinary listings), and check it runs on the versions the run
     pinned (a version set may move between runs)."""
-    from sqlalchemy import select
-
-    from tertulia.conversation.models import Conversation
-    from tertulia.conversation.repository import mark_simulated
-    from tertulia.conversation.service import SIMULATION_RUN_TAG
-
     async with runtime.db.unit_of_work() as session:
         await mark_simulated(session, who.org_id, conversation_id, plan.tags[SIMULATION_RUN_TAG])
         info = await session.scalar(select(Conversation.version_set_info).where(

@@ -35,7 +35,8 @@ from tertulia.simulation.models import (
 )
 from tertulia.simulation.runs import settle_item
 from tertulia.simulation.settings import SimulationSettings
-from tertulia.simulator import judging, persona_user
+from tertulia.simulator import judging, persona_user, turn_driver
+from tertulia.simulator.artifacts import build_artifacts, store_artifacts
 from tertulia.simulator.conversation import ERRORED, MAX_INTERACTIONS, Outcome, Plan, simulate
 from tertulia.simulator.simulated_user import Persona, Scenario, user_model_name
 
@@ -143,8 +144,6 @@ async def run_item(ctx: JobContext) -> None:
             raise conversation.exception()  # type: ignore[misc]  # retried: the next attempt starts over
         outcome.stop_reason, outcome.error = ERRORED, f"The simulation failed: {conversation.exception()!r}"
     if not cancelled and outcome.stop_reason in (MAX_INTERACTIONS, ERRORED) and outcome.conversation_id:
-        from tertulia.simulator import turn_driver
-
         await turn_driver.finish(runtime, who, outcome.conversation_id)  # best effort: leave no open conversation
     entries_error, verdicts = None, None
     if not cancelled and outcome.error is None and outcome.conversation_id:
@@ -186,8 +185,6 @@ async def _settle_cancelled(ctx: JobContext, org_id: str, claimed: Claimed) -> N
 
 
 async def finalize_run(ctx: JobContext) -> None:
-    from tertulia.simulator.artifacts import build_artifacts, store_artifacts
-
     runtime, org_id, run_id = ctx.runtime, ctx.payload["org_id"], ctx.payload["run_id"]
     async with runtime.db.unit_of_work() as session:
         run = await repo.get(session, SimulationUnitTestSetRun, org_id, run_id)

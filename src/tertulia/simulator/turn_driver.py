@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tertulia.auth.principal import Principal
+from tertulia.conversation.service import finish_conversation
 from tertulia.core.errors import ApiError
 from tertulia.runtime import Runtime
 from tertulia.turns import inprocess
@@ -62,8 +63,6 @@ async def interact(runtime: Runtime, who: Principal, conversation_id: str, *, me
 
 async def finish(runtime: Runtime, who: Principal, conversation_id: str) -> str | None:
     """finish-conversation; the error text, or None when it finished."""
-    from tertulia.conversation.service import finish_conversation
-
     try:
         async with runtime.db.unit_of_work() as session:
             problem = await finish_conversation(session, who, conversation_id)

@@ -604,3 +604,54 @@ def test_tool_calls_show_their_inputs_and_outputs(page: Any, org: Org) -> None:
     page.goto(f"/console/graphs/{graph_id}")
     page.wait_for_selector("#diagram g.state-tool-call[data-state='lookup']")
     assert page.errors == []
+
+
+def test_graph_references_link_and_highlight_across_graphs(page: Any, org: Org) -> None:
+    """An exit into another graph is drawn as a reference node that links to it; a conversation that entered the
+    referenced graph highlights that node and the exit into it."""
+    from tertulia.demo import load_definition
+
+    def action(name: str, exits: list) -> dict:
+        return {"type": "action", "name": name, "objective": f"Objective of {name}.", "actions": [f"Do {name}."],
+                "exit_conditions": exits}
+
+    def graph(name: str, body: dict) -> str:
+        graph_id = org.http.post(GRAPHS, json={"state_machine_name": name}).json()["id"]
+        made = org.http.post(f"{GRAPHS}/{graph_id}/", json={"description": name, **body})
+        assert made.status_code == 201, made.text
+        return graph_id
+
+    sub_id = graph("Intake", {"states": [action("greet", [{"description": "Done.", "next_state": "close"}]),
+                                         action("close", [])],
+                              "new_user_initial_state": "greet", "returning_user_initial_state": "greet",
+                              "terminal_state": "close"})
+    main_id = graph("Front desk", {
+        "states": [action("start", [{"description": "Needs an intake.", "next_state": ["intake.greet", "after"]}]),
+                   action("after", [])],
+        "references": {"intake": [sub_id, 1]},
+        "new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "after"})
+    agent_id = org.http.post("/organization/agent", json={"agent_name": "Desk"}).json()["id"]
+    assert org.http.post(f"/organization/agent/{agent_id}/", json=load_definition()["agent"]["version"]).status_code == 201
+    service = org.http.post("/service/", json={"service_hierarchical_state_machine_id": main_id, "agent_id": agent_id,
+                                               "name": "Desk", "description": "Front desk.", "is_active": True,
+                                               "keyterms": [], "tags": {}})
+    assert service.status_code == 201, service.text
+    events = org.events(org.http.post("/conversation/", params={"response_format": "text"},
+                                      json={"service_id": service.json()["id"]}))
+    conversation_id = events[0]["conversation_id"]
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # start → intake.greet
+    org.say(conversation_id, "I am new here.")
+
+    sign_in(page, org, f"/console/graphs/{main_id}?version=1&conversation={conversation_id}")
+    page.wait_for_selector("#diagram g.state.on-path[data-state='ref:intake.greet']")
+    assert page.get_attribute("#diagram g.state-reference", "data-ref-graph") == sub_id
+    edges = page.eval_on_selector_all("#diagram g.exit.on-path", "xs => xs.map(x => x.dataset.from + '>' + x.dataset.to)")
+    assert edges == ["start>ref:intake.greet"]
+    assert page.locator("#diagram g.exit-return[data-to='after']").count() == 1
+    assert page.text_content("#path-summary") == "path: start → greet"
+    shot(page, "graph-reference")
+    page.click("#diagram g.state-reference a")
+    page.wait_for_url(re.compile(rf"/console/graphs/{sub_id}\?version=1$"))
+    page.wait_for_selector("#diagram g.state[data-state='greet']")
+    assert page.text_content("#graph-name") == "Intake"
+    assert page.errors == []

@@ -24,7 +24,8 @@ def _defs(root: ET.Element) -> None:
     defs = ET.SubElement(root, "defs")
     for name in ("arrow", "arrow-on"):
         marker = ET.SubElement(defs, "marker", id=name, viewBox="0 0 10 10", refX="9", refY="5",
-                               markerWidth="8", markerHeight="8", orient="auto-start-reverse")
+                               markerWidth="9", markerHeight="9", markerUnits="userSpaceOnUse",
+                               orient="auto-start-reverse")
         ET.SubElement(marker, "path", d="M 0 0 L 10 5 L 0 10 z", attrib={"class": name})
 
 

@@ -62,6 +62,15 @@ def run_script(tmp_path: Path, code: str) -> subprocess.CompletedProcess:
 
 
 def test_snippet_prints_the_streamed_reply_and_runs_twice(live_server, sdk_tenant, demo, tmp_path):
+    """Even after a conversation was left open (as the first-start curl line leaves one)."""
+    from amigo_sdk.generated.model import ConversationCreateConversationRequest, CreateConversationParametersQuery
+
+    from tests.support.sdk import sdk_client
+
+    with sdk_client(live_server.base_url, sdk_tenant) as amigo:
+        list(amigo.conversations.create_conversation(
+            ConversationCreateConversationRequest(service_id=demo, service_version_set_name="release"),
+            CreateConversationParametersQuery(response_format="text")))
     code = configured(snippet("AmigoClient("), live_server.base_url, sdk_tenant, demo)
     for attempt in (1, 2):
         done = run_script(tmp_path, code)

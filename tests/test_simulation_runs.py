@@ -16,7 +16,7 @@ from tertulia.jobs.models import Job
 from tertulia.simulation.models import SimulationRunItem
 from tertulia.user.models import User
 from tests.support.postprocessing import drain
-from tests.support.simulation import add_user, create_set, create_unit_test, simulation_fixture
+from tests.support.simulation import add_user, create_scenario, create_set, create_unit_test, simulation_fixture
 
 USER = "SimulateUser"
 JUDGE = "EvaluateMetric"
@@ -245,3 +245,28 @@ async def test_cancel_mid_run_keeps_what_finished(client, runtime, tenant, llm):
     rerun = await client.post(tenant.url("/simulation/unit_test_set_run/"), json={"simulation_unit_test_set_id": set_id},
                               headers=tenant.headers)
     assert rerun.status_code == 201  # a cancelled run no longer blocks a new one
+
+
+async def test_scenario_openings_and_start_time(client, runtime, tenant, llm):
+    """skip: the agent speaks first; external-event: the simulated user's opening is an external event; the start
+    time reaches the simulated user in the persona's time zone."""
+    fx = await simulation_fixture(client, tenant)
+    skip = await create_scenario(client, tenant, name="Agent opens", initial_message_type="skip",
+                                 conversation_starts_at="2026-03-01T21:30:00Z")
+    event = await create_scenario(client, tenant, name="Reminder opens", initial_message_type="external-event")
+    first = await create_unit_test(client, tenant, fx, name="Skip opening", scenario_id=skip, max_interactions=1)
+    second = await create_unit_test(client, tenant, fx, name="Event opening", scenario_id=event, max_interactions=1)
+    set_id = await create_set(client, tenant, [(first, 1), (second, 1)])
+    llm.script_decision(USER, says("Done.", reached=True))  # skip: asked only after the agent's opening
+    llm.script_decision(USER, says("The user opened the app from a sleep reminder."))
+    llm.script_decision(USER, says("Thanks.", reached=True))
+    run_id = await start_run(client, tenant, set_id)
+    await drain(runtime, tenant.org_id)
+    document = await fetch_artifacts(client, tenant, run_id)
+    skipped, evented = (u["repetitions"][0] for u in document["unit_tests"])
+    assert [m["message_type"] for m in skipped["transcript"]] == ["agent-message"]
+    assert skipped["stop_reason"] == "objective-reached"
+    assert [m["message_type"] for m in evented["transcript"]][:2] == ["external-event", "agent-message"]
+    assert evented["transcript"][0]["message"] == "The user opened the app from a sleep reminder."
+    prompt = next(r for r in llm.requests if r.interaction == USER).messages[0].content  # the skip scenario's
+    assert "Sunday 01 March 2026 at 22:30 (CET)" in prompt  # 21:30 UTC in Europe/Madrid

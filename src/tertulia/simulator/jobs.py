@@ -92,7 +92,8 @@ async def _claim(ctx: JobContext, settings: SimulationSettings) -> Claimed | Non
         graph_version_info=spec["service_hierarchical_state_machine_version_info"],
         max_interactions=int(spec["max_interactions"]),
         persona=Persona(head.name, head.role, pv.background, profile.user_models, pv.preferred_language, pv.timezone),
-        scenario=Scenario(sv.objective, sv.instructions, sv.initial_message_type), user_model=model,
+        scenario=Scenario(sv.objective, sv.instructions, sv.initial_message_type, sv.conversation_starts_at),
+        user_model=model,
         user_model_params=params,
         tags={SIMULATION_RUN_TAG: run_id, "simulation_unit_test": item.unit_test_id},
     )

@@ -8,7 +8,9 @@ Each call answers ``{"objective_reached": bool, "message": str}``: whether the s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tertulia.engine.ports import ChatMessage, LLMRequest
 
@@ -20,7 +22,7 @@ users meet it. Stay in character at all times; never say you are an AI or a simu
 Who you are ({name}, {role}):
 {background}
 {user_models}
-Write in this language (ISO 639-3): {language}. Your time zone: {timezone}.
+Write in this language (ISO 639-3): {language}. Your time zone: {timezone}.{starts_at}
 
 Your objective in this conversation: {objective}
 How to behave: {instructions}
@@ -62,6 +64,7 @@ class Scenario:
     objective: str
     instructions: str
     initial_message_type: str
+    conversation_starts_at: datetime | None = None
 
 
 @dataclass
@@ -76,8 +79,21 @@ def system_prompt(persona: Persona, scenario: Scenario) -> str:
         name=persona.name, role=persona.role, background=persona.background,
         user_models=f"What is true about you:\n{models}" if models else "",
         language=persona.language or "the agent's language", timezone=persona.timezone or "UTC",
-        objective=scenario.objective, instructions=scenario.instructions,
+        objective=scenario.objective, instructions=scenario.instructions, starts_at=_starts_at(persona, scenario),
     )
+
+
+def _starts_at(persona: Persona, scenario: Scenario) -> str:
+    """The scenario's start time, told to the simulated user in its own time zone (the agent's engine has no clock
+    in its prompts; message timestamps stay real)."""
+    if scenario.conversation_starts_at is None:
+        return ""
+    when = scenario.conversation_starts_at
+    try:
+        when = when.astimezone(ZoneInfo(persona.timezone or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    return f" The conversation takes place on {when:%A %d %B %Y at %H:%M} ({when.tzname()})."
 
 
 def render(transcript: list[tuple[str, str]]) -> str:

@@ -6,6 +6,8 @@ runtime (scripted fake LLM, job queue) the test can reach, and screenshots kept 
 * ``ConsoleServer``: like ``tests/conftest.py::live_server`` (own thread and event loop), plus ``call(coro)`` to run a
   coroutine on the server's loop (make a tenant, drain the org's jobs) and ``runtime.llm`` (``ScriptedLLM``) to script.
 * Screenshots go to ``$TERTULIA_ARTIFACTS_DIR`` (default ``artifacts/console/`` in the checkout, gitignored).
+* Fixtures for the browser test modules: ``server`` and ``browser`` (one per module), ``org`` (a fresh organization
+  with the demo service and a signed-in HTTP client), ``page`` (a fresh browser context, page errors collected).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import os
 import shutil
 import threading
 import time
+import json
+import re
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -105,3 +111,115 @@ class ConsoleServer:
         if self._server is not None:
             self._server.should_exit = True
         self._thread.join(timeout=15)
+
+
+# -- fixtures shared by the tests/test_console_browser*.py modules (import them there) ---------------------------------
+
+GRAPHS = "/organization/service_hierarchical_state_machine"
+WHY = browser_unavailable()
+SKIP = pytest.mark.skipif(WHY is not None, reason=f"browser tests need chromium and Playwright: {WHY}")
+
+
+@pytest.fixture(scope="module")
+def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    from tests.conftest import make_settings
+
+    live = ConsoleServer(make_settings(migrated, tmp_path_factory.mktemp("console"))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Org:
+    """A fresh organization on the live server with the demo service, and an HTTP client signed in as its admin."""
+
+    def __init__(self, server: ConsoleServer) -> None:
+        from tests.support.orgs import make_tenant
+
+        self.server = server
+        self.tenant = server.call(make_tenant(server.runtime.db))
+        self.http = httpx.Client(base_url=f"{server.base_url}/v1/{self.tenant.org_id}", timeout=30)
+        signed = self.http.post("/user/signin_with_api_key", headers={
+            "x-api-key": self.tenant.api_key, "x-api-key-id": self.tenant.api_key_id, "x-user-id": self.tenant.user_id})
+        assert signed.status_code == 200, signed.text
+        self.http.headers["Authorization"] = f"Bearer {signed.json()['id_token']}"
+        self.service_id = server.call(self._demo())
+        service = self.http.get("/service/", params={"id": self.service_id}).json()["services"][0]
+        self.graph_id = service["service_hierarchical_state_machine_id"]
+        self.agent_id = service["agent_id"]
+
+    async def _demo(self) -> str:
+        from tertulia.demo import install_demo_service
+
+        async with self.server.runtime.db.sessions() as session:
+            service_id = await install_demo_service(session, self.tenant.org_id,
+                                                    {"org_id": self.tenant.org_id, "user_id": self.tenant.user_id})
+            await session.commit()
+        return service_id
+
+    def events(self, response: httpx.Response) -> list[dict[str, Any]]:
+        assert response.status_code in (200, 201), response.text
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+    def start(self) -> str:
+        events = self.events(self.http.post("/conversation/", params={"response_format": "text"},
+                                            json={"service_id": self.service_id}))
+        assert events[-1]["type"] == "interaction-complete", events
+        return events[0]["conversation_id"]
+
+    def say(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        files = [("initial_message_type", (None, "user-message")),
+                 ("recorded_message", ("m.txt", text.encode(), "text/plain"))]
+        events = self.events(self.http.post(f"/conversation/{conversation_id}/interact",
+                                            params={"request_format": "text", "response_format": "text"}, files=files))
+        assert events[-1]["type"] == "interaction-complete", events
+        return events
+
+
+@pytest.fixture
+def org(server: ConsoleServer) -> Iterator[Org]:
+    made = Org(server)
+    yield made
+    made.http.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: ConsoleServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=server.base_url)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.errors = errors
+    yield tab
+    context.close()
+
+
+def shot(tab: Any, name: str) -> None:
+    tab.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=True)
+
+
+def sign_in(tab: Any, org: Org, next_path: str = "/console") -> None:
+    tab.goto(next_path)
+    tab.wait_for_url(re.compile(r"/console/signin\?next="))
+    tab.fill("#org_id", org.tenant.org_id)
+    tab.fill("#api_key", org.tenant.api_key)
+    tab.fill("#api_key_id", org.tenant.api_key_id)
+    tab.fill("#user_id", org.tenant.user_id)
+    tab.click("#signin-submit")
+    tab.wait_for_url(re.compile(re.escape(next_path) + "$"))
+
+
+def go_through_the_graph(org: Org, conversation_id: str) -> list[dict[str, Any]]:
+    """welcome → clarify → triage (decision: first exit) → plan, in one turn."""
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # welcome → clarify
+    org.server.runtime.llm.script_decision("SelectNextAction", {"next": "exit 1"})  # clarify → triage
+    return org.say(conversation_id, "I want to run three times a week.")

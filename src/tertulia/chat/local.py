@@ -32,14 +32,33 @@ def resolve_credentials(given: dict[str, str | None]) -> tuple[Credentials, str]
     if all(merged.values()):
         source = "options" if all(given.get(k) for k in ENV) else "options / AMIGO_* environment"
         return Credentials(**merged), source  # type: ignore[arg-type]
-    from tertulia.cli import _bootstrap, _migrate
     from tertulia.first_run import describe_database
     from tertulia.settings import get_settings
 
     _migrate()
     result = asyncio.run(_bootstrap())
-    creds = Credentials(result["organization_id"], result["user_id"], result["api_key_id"], result["api_key"])
+    creds = Credentials(result.organization_id, result.user_id, result.api_key_id, result.api_key)
     return creds, f"a new bootstrap key on {describe_database(get_settings().database_url).label}"
+
+
+def _migrate() -> None:
+    from tertulia.migrations import upgrade
+    from tertulia.settings import get_settings
+
+    upgrade(get_settings().database_url)
+
+
+async def _bootstrap():
+    from tertulia.bootstrap import run_bootstrap
+    from tertulia.core.db import Database
+    from tertulia.settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    try:
+        return await run_bootstrap(db, pepper=settings.resolved_api_key_pepper())
+    finally:
+        await db.dispose()
 
 
 def _free_port() -> int:
@@ -52,8 +71,6 @@ def _free_port() -> int:
 def local_server() -> Iterator[str]:
     """Serve the app on 127.0.0.1 in a background thread for the duration; yields its base URL."""
     import uvicorn
-
-    from tertulia.cli import _migrate
 
     _migrate()
     port = _free_port()

@@ -113,8 +113,12 @@ async def test_graph_lifecycle(client, tenant):
         {"type": "recall", "name": "look", "requested_information": "The user's name.", "next_state": "end"},
         {"type": "action", "name": "end", "objective": "End.", "actions": ["Close."]},
     ], new_user_initial_state="hello", returning_user_initial_state="hello", terminal_state="end")
-    for key in ("references", "global_action_guidelines"):
-        minimal.pop(key)
+    # the graph-wide lists and references are required, as the spec says (the SDK always sends them)
+    for key in ("references", "global_action_guidelines", "global_boundary_constraints",
+                "global_intra_state_navigation_guidelines"):
+        r = await client.post(tenant.url(f"{BASE}/{graph_id}/?version=2"),
+                              json={k: v for k, v in minimal.items() if k != key}, headers=h)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", key], r.text
     v2 = await client.post(tenant.url(f"{BASE}/{graph_id}/?version=2"), json=minimal, headers=h)
     assert v2.status_code == 201, v2.text
 
@@ -188,9 +192,6 @@ async def test_graph_validation(client, tenant):
     bad_bodies.append(b)
     b = graph()
     b["states"][0]["action_tool_call_specs"][0]["version_constraint"] = "not a version"
-    bad_bodies.append(b)
-    b = graph()
-    b["states"][0]["unknown_field"] = 1
     bad_bodies.append(b)
     for i, body in enumerate(bad_bodies):
         r = await client.post(url, json=body, headers=h)

@@ -12,8 +12,7 @@ import pytest
 
 from tests.support.conversation import events_of, interact, make_service
 from tests.support.orgs import Tenant
-
-OBJECT_ID = "5f0c3a0b1d2e3f4a5b6c7d8e"
+from tests.support.routes import OBJECT_ID, concrete_path, json_write_operations
 
 MALFORMED = {
     "nan": b'{"name": NaN, "agent_name": NaN, "service_id": NaN}',
@@ -28,27 +27,6 @@ MALFORMED = {
     "deep_nesting": b"[" * 5000 + b"]" * 5000,
     "huge_integer": b'{"name": ' + b"9" * 6000 + b"}",
 }
-
-
-def json_write_operations(openapi: dict) -> list[tuple[str, str, dict]]:
-    """(method, path, operation) of every operation whose request body is JSON, as the app itself declares it."""
-    ops = []
-    for path, item in openapi["paths"].items():
-        for method, op in item.items():
-            content = (op.get("requestBody") or {}).get("content", {})
-            if method in ("post", "put", "patch", "delete") and "application/json" in content:
-                ops.append((method, path, op))
-    return ops
-
-
-def concrete_path(path: str, op: dict, org_id: str) -> str:
-    for param in op.get("parameters", []):
-        if param["in"] != "path":
-            continue
-        value = org_id if param["name"] == "organization" else (
-            OBJECT_ID if "pattern" in (param.get("schema") or {}) else "some-name")
-        path = path.replace("{" + param["name"] + "}", value)
-    return path
 
 
 def assert_readable_detail(response: httpx.Response) -> None:

@@ -216,7 +216,16 @@ async def test_service_lifecycle(client, tenant):
     url = tenant.url(f"/service/{service_id}/version_sets/")
     put = await client.put(url + "canary/", json=vs, headers=h)
     assert put.status_code == 204 and put.content == b""
-    assert (await client.put(url + "release/", json={"version_set": {"agent_version_number": 2}}, headers=h)).status_code == 204
+    release = {"agent_version_number": 2, "service_hierarchical_state_machine_version_number": None,
+               "llm_model_preferences": {}}
+    assert (await client.put(url + "release/", json={"version_set": release}, headers=h)).status_code == 204
+    # the spec's VersionSet-Input requires llm_model_preferences; an absent version number is null (the SDK drops
+    # None values), and an absent llm_model_preferences is refused
+    r = await client.put(url + "release/", json={"version_set": {"agent_version_number": 2}}, headers=h)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "version_set", "llm_model_preferences"]
+    r = await client.put(url + "release/", json={"version_set": {"agent_version_number": 2, "llm_model_preferences": {}}},
+                         headers=h)
+    assert r.status_code == 204
     s = await _get(client, tenant, service_id)
     assert s["version_sets"]["canary"]["llm_model_preferences"]["SelectNextAction"] == {"llm_name": "local-smollm2", "params": {}}
     assert s["version_sets"]["canary"]["agent_version_number"] == 1
@@ -225,7 +234,8 @@ async def test_service_lifecycle(client, tenant):
     wrong = {"version_set": {"agent_version_number": 7, "service_hierarchical_state_machine_version_number": None,
                              "llm_model_preferences": {}}}
     assert (await client.put(url + "canary/", json=wrong, headers=h)).status_code == 400
-    wrong_graph = {"version_set": {"service_hierarchical_state_machine_version_number": 3}}
+    wrong_graph = {"version_set": {"agent_version_number": None, "service_hierarchical_state_machine_version_number": 3,
+                                   "llm_model_preferences": {}}}
     assert (await client.put(url + "canary/", json=wrong_graph, headers=h)).status_code == 400
     assert (await client.put(url + "bad%20name/", json=vs, headers=h)).status_code == 422
     assert (await client.put(url + ("x" * 41) + "/", json=vs, headers=h)).status_code == 422

@@ -136,10 +136,10 @@ class CreateServiceHierarchicalStateMachineVersionRequest(WireModel):
     new_user_initial_state: StateOrRefName
     returning_user_initial_state: StateOrRefName
     terminal_state: StateOrRefName
-    references: dict[StateOrRefName, tuple[ObjectIdStr, Annotated[int, Field(gt=0)]]] = {}
-    global_intra_state_navigation_guidelines: list[NonEmptyStr] = []
-    global_action_guidelines: list[NonEmptyStr] = []
-    global_boundary_constraints: list[NonEmptyStr] = []
+    references: dict[StateOrRefName, tuple[ObjectIdStr, Annotated[int, Field(gt=0)]]]
+    global_intra_state_navigation_guidelines: list[NonEmptyStr]
+    global_action_guidelines: list[NonEmptyStr]
+    global_boundary_constraints: list[NonEmptyStr]
 
 
 class CreateServiceHierarchicalStateMachineVersionResponse(BaseModel):

@@ -104,6 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        """An integer beyond 64 bits reaching the database driver (SQLite raises this before any SQL runs)."""
+        msg = "A number in the request is too large to store or compare (at most 64-bit integers)."
+        return JSONResponse({"detail": [{"type": "value_error", "loc": [], "msg": msg}]}, status_code=422)
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db_down(_: Request, exc: Exception) -> JSONResponse:

@@ -8,9 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class WireModel(BaseModel):
-    """Base for request/response bodies: unknown request keys are rejected, like the reference API."""
+    """Base for request bodies. Unknown keys are ignored, as the reference API does (none of its object schemas
+    forbids additional properties), so a newer client sending a new field keeps working. NaN and infinities are
+    refused. Response models are plain ``BaseModel``s: they serialise exactly their declared fields."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
 
 class UserInfo(BaseModel):

@@ -40,8 +40,8 @@ class InitialVersion(WireModel):
 
 class CreateDynamicBehaviorSetRequest(WireModel):
     name: NonEmptyStr
-    tags: TagDict = {}
-    applied_to_services: list[ObjectIdStr] = []
+    tags: TagDict
+    applied_to_services: list[ObjectIdStr]
     initial_version: InitialVersion
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import base64
 import binascii
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
 from tertulia.core.schemas import NonEmptyStr, WireModel
 from tertulia.user.schemas import Preferences, PreferencesInput, UserDimension
@@ -15,13 +15,16 @@ from tertulia.user.schemas import Preferences, PreferencesInput, UserDimension
 
 def _strict_base64(value: str) -> str:
     try:
-        base64.b64decode(value, validate=True)
+        decoded = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("must be base64-encoded bytes") from exc
+    if not decoded:
+        raise ValueError("must be base64-encoded bytes of an image, not empty")
     return value
 
 
-Base64Bytes = Annotated[str, StringConstraints(min_length=1), AfterValidator(_strict_base64)]
+# The spec's schema: ``{"type": "string", "format": "base64"}``; an empty image is refused by the validator.
+Base64Bytes = Annotated[str, AfterValidator(_strict_base64), WithJsonSchema({"type": "string", "format": "base64"})]
 
 
 class UserDimensionInput(WireModel):

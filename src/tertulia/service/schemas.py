@@ -28,11 +28,16 @@ class LLMConfig(WireModel):
 
 
 class VersionSet(WireModel):
-    """A null version number means "the latest version when a conversation starts"."""
+    """A null version number means "the latest version when a conversation starts"; a number that is not a version
+    of the service's agent / graph is refused by the service (400), like any unknown version.
 
-    agent_version_number: Annotated[int, Field(gt=0)] | None = None
-    service_hierarchical_state_machine_version_number: Annotated[int, Field(gt=0)] | None = None
-    llm_model_preferences: dict[InteractionName, LLMConfig] = {}
+    The spec requires all three fields. ``llm_model_preferences`` is required here too; the two version numbers are
+    required-but-nullable there, and a missing one is taken as null: the official SDK serialises request bodies with
+    ``exclude_none=True``, so "latest" (None) reaches the server as an absent key."""
+
+    agent_version_number: int | None = None
+    service_hierarchical_state_machine_version_number: int | None = None
+    llm_model_preferences: dict[InteractionName, LLMConfig]
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -51,8 +56,8 @@ class CreateServiceRequest(WireModel):
     description: NonEmptyStr
     is_active: bool
     release_version_set: VersionSet | None = None
-    keyterms: Keyterms = []
-    tags: TagDict = {}
+    keyterms: Keyterms
+    tags: TagDict
 
 
 class CreateServiceResponse(BaseModel):

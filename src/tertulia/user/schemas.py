@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyUrl, AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AnyUrl, AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, WithJsonSchema, model_validator
 
 from tertulia.core.languages import LanguageCode, TimeZoneName, iso639_3
 from tertulia.core.schemas import NonEmptyStr, WireModel
@@ -22,7 +22,12 @@ def _language_or_two_letters(value: str) -> str:
     return value
 
 
-LanguageOrTwoLetters = Annotated[str, AfterValidator(_language_or_two_letters)]
+LanguageOrTwoLetters = Annotated[
+    str,
+    AfterValidator(_language_or_two_letters),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 3, "maxLength": 3},
+                              {"type": "string", "pattern": r"^\w{2}$"}]}),
+]
 
 
 class PreferencesInput(WireModel):

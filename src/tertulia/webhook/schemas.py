@@ -10,7 +10,7 @@ from pydantic import AnyUrl, BaseModel, Field
 from tertulia.core.schemas import WireModel
 
 WebhookType = Literal["conversation-post-processing-complete", "api-key-expiration-soon", "agent-framework-resource-updated"]
-RetryAttempts = Annotated[int, Field(ge=0, le=5)]
+RetryAttempts = Annotated[int, Field(gt=0, le=5)]
 
 
 class CreateWebhookDestinationRequest(WireModel):

@@ -58,6 +58,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
             app.state.runtime = await build_runtime()
             settle_heap()
+        from tertulia.core.rate_config import check_app_operations
+
+        check_app_operations(app)  # a rate-limit override naming no operation of this server stops the start
         try:
             yield
         finally:

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     rate_limits_enabled: bool = True
+    rate_limits: str | None = Field(
+        default=None, description="Per-operation overrides: JSON object or op=limit,... (see core/rate_config.py)."
+    )
+    rate_limits_file: Path | None = Field(default=None, description="YAML/JSON file of per-operation rate limits.")
 
     llm_base_url: str | None = None
     llm_api_key: str | None = None

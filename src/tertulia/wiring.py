@@ -14,7 +14,7 @@ async def build_runtime(settings: Settings | None = None) -> Runtime:
         settings=settings,
         db=Database(settings.database_url),
         jwt_secret=settings.resolved_jwt_secret(),
-        limiter=RateLimiter(settings.redis_url, enabled=settings.rate_limits_enabled),
+        limiter=RateLimiter.from_settings(settings),
     )
     # Ports (LLM, embeddings, speech, storage, jobs) are attached by their packages' ``attach`` functions.
     for attach in _attachers():

@@ -1,8 +1,15 @@
-"""Per-organization, per-operation rate limits with the ``limits`` library.
+"""Per-user, per-operation rate limits with the ``limits`` library.
 
-In-memory (one process) by default; with ``TERTULIA_REDIS_URL`` the counters live in Redis and every API
-process shares them. Headers follow the spec: ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
-``X-RateLimit-Reset`` (epoch seconds) on every limited response, ``Retry-After`` (seconds) on 429.
+The spec words each limit as "The user has exceeded the rate limit of N requests per minute for this endpoint", so
+a request is counted against its (organization, user): every signed-in user of an organization has the full quota.
+Requests without a valid token of the organization (sign-in, forged or foreign credentials) share a quota per client
+address instead, so nobody spends another user's quota without their credentials.
+
+The limits are the spec's (``core/rate_table.py``) with the deployment's overrides (``core/rate_config.py``:
+``TERTULIA_RATE_LIMITS`` / ``TERTULIA_RATE_LIMITS_FILE``). In-memory (one process) by default; with
+``TERTULIA_REDIS_URL`` the counters live in Redis and every API process shares them. Headers follow the spec:
+``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` (epoch seconds) on every limited response,
+``Retry-After`` (seconds) on 429.
 """
 
 from __future__ import annotations
@@ -11,34 +18,42 @@ import math
 import time
 
 from fastapi import Request
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tertulia.core.errors import TooManyRequests
-from tertulia.core.rate_table import LIMITS_PER_MINUTE
+from tertulia.core.rate_config import configured_limits
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self, redis_url: str | None = None, enabled: bool = True, items: dict[str, RateLimitItem] | None = None
+    ) -> None:
         self.enabled = enabled
         self.storage: Storage = storage_from_string(_async_url(redis_url)) if redis_url else MemoryStorage()
         self.strategy = FixedWindowRateLimiter(self.storage)
-        self.items = {op: RateLimitItemPerMinute(n) for op, n in LIMITS_PER_MINUTE.items()}
+        self.items = configured_limits() if items is None else dict(items)
+
+    @classmethod
+    def from_settings(cls, settings) -> RateLimiter:  # noqa: ANN001  (tertulia.settings.Settings)
+        items = configured_limits(settings.rate_limits_file, settings.rate_limits)
+        return cls(settings.redis_url, enabled=settings.rate_limits_enabled, items=items)
 
     def limits(self, operation_id: str) -> bool:
         """Whether requests of this operation are counted at all (then the caller works out whose quota they spend)."""
         return self.enabled and operation_id in self.items
 
-    async def hit(self, org_id: str, operation_id: str) -> dict[str, str] | None:
-        """Count one request; raise 429 past the limit. Returns the headers to add to the response."""
+    async def hit(self, bucket: str, operation_id: str) -> dict[str, str] | None:
+        """Count one request of ``bucket`` (whose quota, see ``_bucket``); raise 429 past the limit. Returns the
+        headers to add to the response."""
         item = self.items.get(operation_id)
         if item is None or not self.enabled:
             return None
-        allowed = await self.strategy.hit(item, org_id, operation_id)
-        stats = await self.strategy.get_window_stats(item, org_id, operation_id)
+        allowed = await self.strategy.hit(item, bucket, operation_id)
+        stats = await self.strategy.get_window_stats(item, bucket, operation_id)
         reset = int(math.ceil(stats.reset_time))
         headers = {
             "X-RateLimit-Limit": str(item.amount),
@@ -49,11 +64,16 @@ class RateLimiter:
             wait = math.ceil(stats.reset_time - time.time())
             headers["Retry-After"] = str(min(60, max(1, wait)))
             raise TooManyRequests(
-                f"Rate limit of {item.amount} requests per minute exceeded for {operation_id}; retry after "
-                f"{headers['Retry-After']} s.",
+                f"The user has exceeded the rate limit of {item.amount} requests per {_period(item)} for this "
+                f"endpoint ({operation_id}); retry after {headers['Retry-After']} s.",
                 headers=headers,
             )
         return headers
+
+
+def _period(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
 
 
 def _async_url(url: str) -> str:
@@ -61,9 +81,9 @@ def _async_url(url: str) -> str:
 
 
 def _bucket(request: Request, org_id: str) -> str:
-    """Whose quota a request spends: the organization's when it carries a valid token of that organization;
-    otherwise (sign-in, bad or foreign credentials) a quota of its own per client address, so nobody can use up an
-    organization's quota without its credentials. The token check is a signature check only (no database)."""
+    """Whose quota a request spends: its user's in the organization when it carries a valid token of that
+    organization; otherwise (sign-in, bad or foreign credentials) a quota of its own per client address, so nobody
+    can use up a user's quota without their credentials. The token check is a signature check only (no database)."""
     from tertulia.auth.security import read_token
 
     header = request.headers.get("authorization", "")
@@ -79,7 +99,7 @@ def _bucket(request: Request, org_id: str) -> str:
     if token:
         claims = read_token(request.app.state.runtime.jwt_secret, token)
         if claims is not None and claims.org_id == org_id:
-            return org_id
+            return f"{org_id}|user|{claims.user_id}"
     client = request.client.host if request.client else "unknown"
     return f"{org_id}|anonymous|{client}"
 

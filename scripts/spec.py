@@ -7,10 +7,12 @@ Usage: python scripts/spec.py OPERATION_ID [--spec PATH]
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "amigo-openapi.json"
+SHARED = Path(os.environ.get("TERTULIA_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+DEFAULT = SHARED / "reference" / "amigo-openapi.json"
 SKIP_PARAMS = {"organization", "x-mongo-cluster-name", "Sec-WebSocket-Protocol"}
 
 
@@ -40,6 +42,8 @@ def main() -> None:
         i = args.index("--spec")
         spec_path = Path(args[i + 1])
         del args[i : i + 2]
+    if not spec_path.exists():
+        sys.exit(f"{spec_path} not found: pass --spec PATH or set TERTULIA_SHARED_DIR to the shared directory")
     spec = json.loads(spec_path.read_text())
     schemas = spec["components"]["schemas"]
     for path, ops in spec["paths"].items():

@@ -4,12 +4,10 @@ status; operations only the seeds describe (feedback, simulate) are the document
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "amigo-openapi.json"
+from tests.support.reference import reference_spec
+
 IGNORED_PARAMS = {"x-mongo-cluster-name", "Sec-WebSocket-Protocol"}
 # Seed 002 operations absent from the reference OpenAPI, and the one extra flag seed 003 documents.
 SEED_ONLY_PATH_PARTS = ("/feedback", "/simulate")
@@ -32,9 +30,7 @@ def params(op: dict) -> dict[tuple[str, str], bool]:
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference OpenAPI not found at {REFERENCE} (../shared beside the project)")
-    return json.loads(REFERENCE.read_text())
+    return reference_spec()  # skips without ../shared (TERTULIA_SHARED_DIR)
 
 
 async def test_every_served_operation_matches_the_reference(client, reference):

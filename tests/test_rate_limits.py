@@ -9,7 +9,6 @@ import socket
 import time
 
 import pytest
-
 from asgi_lifespan import LifespanManager
 
 from tertulia.app import create_app

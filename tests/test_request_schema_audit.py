@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tertulia.core.languages import iso639_3
 from tertulia.core.languages import _zones as accepted_time_zones
+from tertulia.core.languages import iso639_3
 from tests.support.reference import reference_spec
 
 CONSTRAINTS = ("type", "exclusiveMinimum", "minimum", "maximum", "exclusiveMaximum", "minLength", "maxLength",

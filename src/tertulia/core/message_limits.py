@@ -18,7 +18,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from tertulia.core.body_guard import BodyTooLarge, DEFAULT_UPLOAD_BYTES, is_json_type
+from tertulia.core.body_guard import DEFAULT_UPLOAD_BYTES, BodyTooLarge, is_json_type
 from tertulia.core.errors import ApiError
 
 DEFAULT_MESSAGE_CHARS = 20_000
@@ -81,7 +81,7 @@ async def message_limits(request: Request) -> None:
                     raise FieldTooLong(["body", name], max_chars)
 
 
-async def _parse_form(request: Request, settings: Any):  # noqa: ANN202
+async def _parse_form(request: Request, settings: Any):
     parts = int(getattr(settings, "max_multipart_parts", DEFAULT_PARTS))
     cap = int(getattr(settings, "max_upload_bytes", DEFAULT_UPLOAD_BYTES))
     try:

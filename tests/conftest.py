@@ -24,6 +24,10 @@ from tertulia.settings import Settings
 from tests.support.orgs import Tenant, make_tenant
 
 JWT_SECRET = "test-secret-" + "x" * 40
+# Speech is deterministic in tests: the server's Piper voice speaks without sampling noise (same text, same audio),
+# like tests/support/speech.py's; a word-error bar then holds or fails for good. Serve subprocesses set their own env.
+os.environ.setdefault("TERTULIA_PIPER_NOISE_SCALE", "0")
+os.environ.setdefault("TERTULIA_PIPER_NOISE_W_SCALE", "0")
 
 
 @pytest.fixture(scope="session")

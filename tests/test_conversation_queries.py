@@ -154,7 +154,9 @@ async def test_action_events_permission_and_filters(client, tenant, runtime):
     assert (await create(client, tenant, svc.service_id, query="response_format=mp4")).status_code == 422
     assert (await create(client, tenant, svc.service_id, query="response_format=voice")).status_code == 400  # no voice config
     assert (await create(client, tenant, "e" * 24)).status_code == 404
-    assert (await create(client, tenant, svc.service_id, service_version_set_name="nope")).status_code in (400, 404)
+    # seed 003: an unknown version set is "not found" (404), not a bad request
+    unknown = await create(client, tenant, svc.service_id, service_version_set_name="nope")
+    assert unknown.status_code == 404 and "nope" in unknown.json()["detail"], unknown.text
     # an end user without Conversation:GetInteractionInsights never gets action events
     user = await add_user(client, runtime, tenant)
     r = await create(client, user, svc.service_id, headers=user.headers)

@@ -63,7 +63,8 @@ async def get_conversation_messages(
     interaction_id: Annotated[ObjectIdList, Query(description="The IDs of the interactions to retrieve messages for.")] = [],  # noqa: B006
     limit: Annotated[int, Query(gt=0, le=500)] = 500,
     continuation_token: Annotated[int, Query(ge=0)] = 0,
-    sort_by: Annotated[list[str], Query(description="Supported fields: interaction_id and created_at.")] = [],  # noqa: B006
+    sort_by: Annotated[list[str], Query(description="Supported fields: interaction_id and created_at (or timestamp, "
+                                              "as seed 002 names it).")] = [],  # noqa: B006
 ) -> GetConversationMessagesResponse:
     return await service.list_messages(
         session, who, conversation_id, ids=id, message_types=list(message_type), interaction_ids=interaction_id,

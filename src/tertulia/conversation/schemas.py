@@ -45,6 +45,7 @@ class MessageInstance(BaseModel):
     id: str
     interaction_id: str
     created_at: AwareDatetime
+    timestamp: AwareDatetime = Field(description="When the message was sent: seed 002's name for `created_at`.")
     sender: str
     message: str
     format: Literal["text", "voice"]

@@ -113,13 +113,14 @@ async def list_messages(
     offset: int,
 ) -> GetConversationMessagesResponse:
     conv = await require_conversation(session, who, conversation_id)
-    sort = parse_sort_by(sort_by, ["interaction_id", "created_at"])
+    sort = parse_sort_by(sort_by, ["interaction_id", "created_at", "timestamp"])  # timestamp: seed 002's name
     if not who.has("Conversation:GetMessage", conv_attrs(conv)):
         # Only messages the caller may read are returned: here, none.
         return GetConversationMessagesResponse(messages=[], has_more=False, continuation_token=None)
     types = list(dict.fromkeys(message_types or DEFAULT_MESSAGE_TYPES))
     query = repo.messages_query(who.org_id, conv.id, ids, types, interaction_ids)
-    columns = {"interaction_id": Message.interaction_id, "created_at": Message.created_at}
+    columns = {"interaction_id": Message.interaction_id, "created_at": Message.created_at,
+               "timestamp": Message.created_at}
     tiebreak = [Message.position.asc()] if sort else [Message.position.desc()]
     page = await fetch_page(session, apply_sort(query, sort, columns, tiebreak), limit, offset)
     return GetConversationMessagesResponse(
@@ -132,6 +133,7 @@ def message_instance(m: Message) -> MessageInstance:
         id=m.id,
         interaction_id=m.interaction_id,
         created_at=m.created_at,
+        timestamp=m.created_at,
         sender=m.sender,
         message=m.message,
         format=m.format,  # type: ignore[arg-type]

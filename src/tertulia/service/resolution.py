@@ -57,8 +57,8 @@ async def resolve_version_set(
     if not service.is_active:
         raise BadRequest(f"Service {service_id} is not active.")
     version_set = (service.version_sets or {}).get(version_set_name)
-    if version_set is None:
-        raise BadRequest(f"Service {service_id} has no version set named {version_set_name!r}.")
+    if version_set is None:  # seed 003: "Specified organization, service, or version set is not found."
+        raise NotFound(f"Service {service_id} has no version set named {version_set_name!r}.")
 
     agent_version, agent_body = await load_agent_version(
         session, org_id, service.agent_id, version_set.get("agent_version_number")

@@ -133,6 +133,7 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
             "message_id": plan.agent_message_id,
             "interaction_id": plan.interaction_id,
             "full_message": outcome.agent_message,
+            "final_message": outcome.agent_message,  # seed 004's examples read evt.final_message
             "conversation_completed": bool(outcome.conversation_completed),
         }
     except EngineError as exc:

@@ -117,6 +117,22 @@ async def recommend_responses(
                                              interaction_id, body or RecommendResponsesRequest())
 
 
+# Seed 002 documents this operation as GET (no body): the same recommendations with the default context. Not in the
+# schema (the reference OpenAPI lists only POST); it shares the POST's operationId, hence its rate-limit quota.
+@router.get("/conversation/{conversation_id}/interaction/{interaction_id}/recommend_responses",
+            operation_id="recommend-responses-for-interaction", response_model=RecommendResponsesResponse,
+            include_in_schema=False)
+async def recommend_responses_by_get(
+    conversation_id: ConversationId,
+    interaction_id: InteractionId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    who: Annotated[Principal, Depends(require("Conversation:GetRecommendedResponses"))],
+) -> RecommendResponsesResponse:
+    return await service.recommend_responses(store_for(runtime, session), runtime, who, conversation_id,
+                                             interaction_id, RecommendResponsesRequest())
+
+
 @router.post("/conversation/{conversation_id}/interact", operation_id="interact-with-conversation",
              response_class=NDJSONResponse, openapi_extra=INTERACT_BODY,
              responses={200: STREAM, 400: {"description": "The user message is empty, or the external events are inconsistent."},

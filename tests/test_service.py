@@ -128,7 +128,7 @@ async def test_resolve_version_set(runtime, tenant, other_tenant):
             await resolve_version_set(session, other_tenant.org_id, ids["service"], "edge")
         with pytest.raises(BadRequest, match="not active"):
             await resolve_version_set(session, org, ids["inactive"], "edge")
-        with pytest.raises(BadRequest, match="no version set"):
+        with pytest.raises(NotFound, match="no version set"):  # seed 003: not found, not a bad request
             await resolve_version_set(session, org, ids["service"], "nope")
         with pytest.raises(BadRequest, match="no version 9"):
             await resolve_version_set(session, org, ids["service"], "broken")

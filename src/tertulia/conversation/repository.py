@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
@@ -221,16 +221,16 @@ async def append_turn(
     )
     if moved.rowcount != 1:
         return None
-    session.add_all([
-        Message(org_id=org_id, conversation_id=conversation_id, interaction_id=interaction_id,
-                position=after_position + offset, **fields)
+    # Core INSERTs (the rows are not needed as objects afterwards): the messages in one multi-row statement
+    await session.execute(
+        insert(Interaction).values(id=interaction_id, org_id=org_id, conversation_id=conversation_id,
+                                   sequence=sequence, insights=insights, replay=replay, completed_at=now, created_at=now)
+    )
+    await session.execute(insert(Message), [
+        {"audio_key": None, "audio_content_type": None, "format": "text", **fields, "org_id": org_id,
+         "conversation_id": conversation_id, "interaction_id": interaction_id, "position": after_position + offset}
         for offset, fields in enumerate(messages, start=1)
     ])
-    session.add(
-        Interaction(id=interaction_id, org_id=org_id, conversation_id=conversation_id, sequence=sequence,
-                    insights=insights, replay=replay, completed_at=now)
-    )
-    await session.flush()
     return visible
 
 

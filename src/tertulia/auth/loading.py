@@ -18,7 +18,7 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.api_key.models import ApiKey
@@ -56,28 +56,42 @@ class _RoleGrants:
 _role_grants = _RoleGrants()
 
 
-async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_key_id: str | None) -> Principal:
-    """The caller behind a verified token of ``org_id``; ``Unauthorized`` when its key or its user is gone."""
-    now = utcnow()
+def _principal_statement() -> Any:
+    org_id, user_id = bindparam("org_id"), bindparam("user_id")
     key_expires = (
-        select(ApiKey.expires_at).where(ApiKey.org_id == org_id, ApiKey.key_id == api_key_id).scalar_subquery()
-        if api_key_id is not None
-        else literal(None)
+        select(ApiKey.expires_at).where(ApiKey.org_id == org_id, ApiKey.key_id == bindparam("api_key_id"))
+        .scalar_subquery()
     )
     live_temporary = (
         select(func.count())
         .select_from(TemporaryPermissionGrant)
         .where(TemporaryPermissionGrant.org_id == org_id, TemporaryPermissionGrant.user_id == user_id,
-               TemporaryPermissionGrant.expires_at > now)
+               TemporaryPermissionGrant.expires_at > bindparam("now"))
         .scalar_subquery()
     )
-    row = (
-        await session.execute(
-            select(User.user_id, Role.id, Role.name, key_expires.label("key_expires_at"), live_temporary.label("live"))
-            .join(Role, Role.id == User.role_id)
-            .where(User.org_id == org_id, User.user_id == user_id)
-        )
-    ).first()
+    return (
+        select(User.user_id, Role.id, Role.name, key_expires.label("key_expires_at"), live_temporary.label("live"))
+        .join(Role, Role.id == User.role_id)
+        .where(User.org_id == org_id, User.user_id == user_id)
+    )
+
+
+# Built once: a statement object built per request costs more CPU (construction and its cache key) than running it.
+_PRINCIPAL = _principal_statement()
+_ROLE_GRANTS = select(Role.permission_grants).where(Role.org_id == bindparam("org_id"), Role.id == bindparam("role_id"))
+_KEY_EXPIRES = select(ApiKey.expires_at).where(ApiKey.org_id == bindparam("org_id"),
+                                               ApiKey.key_id == bindparam("api_key_id"))
+_TEMPORARY = select(TemporaryPermissionGrant.permission_grant).where(
+    TemporaryPermissionGrant.org_id == bindparam("org_id"), TemporaryPermissionGrant.user_id == bindparam("user_id"),
+    TemporaryPermissionGrant.expires_at > bindparam("now"),
+)
+
+
+async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_key_id: str | None) -> Principal:
+    """The caller behind a verified token of ``org_id``; ``Unauthorized`` when its key or its user is gone."""
+    now = utcnow()
+    row = (await session.execute(_PRINCIPAL, {"org_id": org_id, "user_id": user_id, "api_key_id": api_key_id,
+                                              "now": now})).first()
     if row is None:
         # Which one is gone decides the message: the key is checked first, as a token's key outlives no user.
         if api_key_id is not None and not await _key_alive(session, org_id, api_key_id, now):
@@ -88,24 +102,16 @@ async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_k
         raise Unauthorized(KEY_GONE)
     grants = _role_grants.get(org_id, role_id)
     if grants is None:
-        stored = await session.scalar(select(Role.permission_grants).where(Role.org_id == org_id, Role.id == role_id))
+        stored = await session.scalar(_ROLE_GRANTS, {"org_id": org_id, "role_id": role_id})
         grants = list(stored or [])
         _role_grants.put(org_id, role_id, grants)
     if live:
-        temporary = await session.scalars(
-            select(TemporaryPermissionGrant.permission_grant).where(
-                TemporaryPermissionGrant.org_id == org_id, TemporaryPermissionGrant.user_id == user_id,
-                TemporaryPermissionGrant.expires_at > now,
-            )
-        )
-        grants.extend(temporary)
+        grants.extend(await session.scalars(_TEMPORARY, {"org_id": org_id, "user_id": user_id, "now": now}))
     return Principal(org_id=org_id, user_id=found_user, role_id=role_id, role_name=role_name, grants=grants)
 
 
 async def _key_alive(session: AsyncSession, org_id: str, api_key_id: str, now: Any) -> bool:
-    expires_at = await session.scalar(
-        select(ApiKey.expires_at).where(ApiKey.org_id == org_id, ApiKey.key_id == api_key_id)
-    )
+    expires_at = await session.scalar(_KEY_EXPIRES, {"org_id": org_id, "api_key_id": api_key_id})
     return expires_at is not None and _aware(expires_at) > now
 
 

@@ -25,9 +25,10 @@ import os
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import anyio
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +50,25 @@ def _free(now) -> object:  # noqa: ANN001
     return or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now)
 
 
+def _acquire_statement(expected: bool) -> Any:
+    """Built once (per variant): the conditional UPDATE that takes the lease."""
+    now = bindparam("b_now", type_=Conversation.__table__.c.lock_expires_at.type)
+    conditions = [Conversation.org_id == bindparam("b_org_id"), Conversation.id == bindparam("b_conversation_id"),
+                  Conversation.is_finished.is_(False), _free(now)]
+    if expected:
+        conditions.append(Conversation.num_interactions == bindparam("b_expected"))
+    return (
+        update(Conversation)
+        .where(*conditions)
+        .values(lock_token=bindparam("b_token"),
+                lock_expires_at=bindparam("b_until", type_=Conversation.__table__.c.lock_expires_at.type))
+        .execution_options(synchronize_session=False)
+    )
+
+
+_ACQUIRE = {False: _acquire_statement(False), True: _acquire_statement(True)}
+
+
 async def acquire(
     sessions: async_sessionmaker, org_id: str, conversation_id: str, expected_interactions: int | None = None
 ) -> str | None:
@@ -57,17 +77,10 @@ async def acquire(
     completed since the caller read the conversation (its inputs would be stale)."""
     token = new_token()
     now = utcnow()
-    conditions = [Conversation.org_id == org_id, Conversation.id == conversation_id,
-                  Conversation.is_finished.is_(False), _free(now)]
-    if expected_interactions is not None:
-        conditions.append(Conversation.num_interactions == expected_interactions)
+    params = {"b_org_id": org_id, "b_conversation_id": conversation_id, "b_now": now, "b_token": token,
+              "b_until": now + timedelta(seconds=LEASE_SECONDS), "b_expected": expected_interactions}
     async with unit_of_work(sessions) as session:
-        result = await session.execute(
-            update(Conversation)
-            .where(*conditions)
-            .values(lock_token=token, lock_expires_at=now + timedelta(seconds=LEASE_SECONDS))
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(_ACQUIRE[expected_interactions is not None], params)
     return token if result.rowcount == 1 else None
 
 

@@ -6,22 +6,57 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
 
 VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 
+# Statements of the per-turn path, built once: building a statement (and its cache key) per call costs more CPU than
+# running it. Parameters are bound by name at execution.
+_ORG, _CONV = bindparam("org_id"), bindparam("conversation_id")
+_CONVERSATION = select(Conversation).where(Conversation.org_id == _ORG, Conversation.id == _CONV)
+_MESSAGES = select(Message).where(Message.org_id == _ORG, Message.conversation_id == _CONV)
+_ALL_MESSAGES = _MESSAGES.order_by(Message.position)
+_LAST_MESSAGES = _MESSAGES.order_by(Message.position.desc()).limit(bindparam("last"))
+_REPLAYS = (
+    select(Interaction.id, Interaction.replay)
+    .where(Interaction.org_id == _ORG, Interaction.conversation_id == _CONV)
+    .order_by(Interaction.sequence)
+)
+
+
+def _turn_update(finished: bool) -> Any:
+    values: dict[str, Any] = dict(
+        state=bindparam("b_state", type_=Conversation.__table__.c.state.type),
+        active_dynamic_behavior=bindparam("active_behavior",
+                                          type_=Conversation.__table__.c.active_dynamic_behavior.type),
+        num_messages=Conversation.num_messages + bindparam("visible"),
+        num_interactions=Conversation.num_interactions + 1, final_message_id=bindparam("b_final_message_id"),
+        lock_token=None, lock_expires_at=None,
+    )
+    if finished:
+        values.update(is_finished=True, open_key=None,
+                      finished_at=bindparam("now", type_=Conversation.__table__.c.finished_at.type))
+    return (
+        update(Conversation)
+        .where(Conversation.org_id == bindparam("b_org_id"), Conversation.id == bindparam("b_conversation_id"),
+               Conversation.lock_token == bindparam("b_token"))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_TURN_UPDATE = {False: _turn_update(False), True: _turn_update(True)}
+
 
 async def get_conversation(
     session: AsyncSession, org_id: str, conversation_id: str, *, refresh: bool = False
 ) -> Conversation | None:
     """``refresh``: reload the row over what the session holds (after a bulk UPDATE of it)."""
-    query = select(Conversation).where(Conversation.org_id == org_id, Conversation.id == conversation_id)
-    if refresh:
-        query = query.execution_options(populate_existing=True)
-    return await session.scalar(query)
+    query = _CONVERSATION.execution_options(populate_existing=True) if refresh else _CONVERSATION
+    return await session.scalar(query, {"org_id": org_id, "conversation_id": conversation_id})
 
 
 async def finish_if_free(session: AsyncSession, org_id: str, conversation_id: str, now: datetime) -> bool:
@@ -77,10 +112,10 @@ async def transcript(
 ) -> list[Message]:
     """Every message of the conversation (inner thoughts included), in conversation order; only the ``last`` ones
     when given (still in order)."""
-    query = select(Message).where(Message.org_id == org_id, Message.conversation_id == conversation_id)
+    params = {"org_id": org_id, "conversation_id": conversation_id}
     if last is None:
-        return list((await session.scalars(query.order_by(Message.position))).all())
-    recent = list((await session.scalars(query.order_by(Message.position.desc()).limit(last))).all())
+        return list((await session.scalars(_ALL_MESSAGES, params)).all())
+    recent = list((await session.scalars(_LAST_MESSAGES, {**params, "last": last})).all())
     recent.reverse()
     return recent
 
@@ -138,7 +173,7 @@ def messages_query(
     return query
 
 
-def earlier_finished_exists(org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str) -> Any:
+def earlier_finished_exists(org_id: Any, user_id: Any, service_id: Any, before: Any, exclude_id: Any) -> Any:
     """EXISTS: the user finished a conversation of this service before ``before`` (a returning user)."""
     return exists().where(
         Conversation.org_id == org_id,
@@ -170,11 +205,7 @@ async def has_earlier_finished(
 
 async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> dict[str, dict[str, Any]]:
     """How each interaction started (state, inputs, queries), by interaction id, in conversation order."""
-    rows = await session.execute(
-        select(Interaction.id, Interaction.replay)
-        .where(Interaction.org_id == org_id, Interaction.conversation_id == conversation_id)
-        .order_by(Interaction.sequence)
-    )
+    rows = await session.execute(_REPLAYS, {"org_id": org_id, "conversation_id": conversation_id})
     return {interaction_id: replay or {} for interaction_id, replay in rows.all()}
 
 
@@ -206,19 +237,10 @@ async def append_turn(
     Returns how many of the messages are visible (user, agent and external-event messages).
     """
     visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
-    values: dict[str, Any] = dict(
-        state=state, active_dynamic_behavior=active_behavior, num_messages=Conversation.num_messages + visible,
-        num_interactions=Conversation.num_interactions + 1, final_message_id=final_message_id, lock_token=None,
-        lock_expires_at=None,
-    )
-    if finished:
-        values.update(is_finished=True, open_key=None, finished_at=now)
-    moved = await session.execute(
-        update(Conversation)
-        .where(Conversation.org_id == org_id, Conversation.id == conversation_id, Conversation.lock_token == token)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    moved = await session.execute(_TURN_UPDATE[bool(finished)], {
+        "b_org_id": org_id, "b_conversation_id": conversation_id, "b_token": token, "b_state": state,
+        "active_behavior": active_behavior, "visible": visible, "b_final_message_id": final_message_id, "now": now,
+    })
     if moved.rowcount != 1:
         return None
     # Core INSERTs (the rows are not needed as objects afterwards): the messages in one multi-row statement

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.agent.models import Agent, AgentVersion
@@ -199,19 +199,20 @@ async def collect_references(
             await collect_references(session, org_id, sub, f"{prefix}{name}.", graphs, referenced, depth + 1)
 
 
+_ACTIVE_SETS = (  # built once: this runs on every turn
+    select(DynamicBehaviorSet.id, DynamicBehaviorSet.applied_to_services, DynamicBehaviorSet.latest_version)
+    .where(DynamicBehaviorSet.org_id == bindparam("org_id"), DynamicBehaviorSet.is_active.is_(True))
+    .order_by(DynamicBehaviorSet.created_at, DynamicBehaviorSet.id)
+)
+
+
 async def active_behaviors(session: AsyncSession, org_id: str, service_id: str) -> list[BehaviorVersion]:
     """Latest versions of the organization's active dynamic behavior sets applied to this service.
 
     One query per turn: which sets are active, applied here and at which latest version is always read fresh; the
     version rows themselves (immutable) come from the process's version cache, the missing ones in one more query.
     """
-    sets = (
-        await session.execute(
-            select(DynamicBehaviorSet.id, DynamicBehaviorSet.applied_to_services, DynamicBehaviorSet.latest_version)
-            .where(DynamicBehaviorSet.org_id == org_id, DynamicBehaviorSet.is_active.is_(True))
-            .order_by(DynamicBehaviorSet.created_at, DynamicBehaviorSet.id)
-        )
-    ).all()
+    sets = (await session.execute(_ACTIVE_SETS, {"org_id": org_id})).all()
     applied = [(set_id, int(latest)) for set_id, services, latest in sets if service_id in (services or [])]
     found = {key: cached for key in applied if (cached := _versions.get(("behavior", org_id, *key))) is not None}
     missing = [key for key in applied if key not in found]

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.analysis import schedule_post_processing
@@ -42,6 +43,16 @@ from tertulia.turns.contract import (
 )
 from tertulia.turns.versions import pinned_from, resolve_pinned
 from tertulia.user import repository as users
+
+
+# The user with the turn's two checks (returning user, has memories), built once.
+_USER_FOR_TURN = users.user_with(
+    returning_user=conversations.earlier_finished_exists(
+        bindparam("org_id"), bindparam("user_id"), bindparam("service_id"), bindparam("before"),
+        bindparam("conversation_id"),
+    ),
+    has_memories=users.memories_exist(bindparam("org_id"), bindparam("user_id")),
+)
 
 
 def view_of(conv: Conversation) -> ConversationView:
@@ -106,9 +117,8 @@ class SqlTurnStore:
         """The user, its user model, whether it is a returning user and whether it has memories: the user row and
         both checks in one statement, the user model entries in another."""
         org_id, user_id = conv.org_id, conv.user_id
-        returning = conversations.earlier_finished_exists(org_id, user_id, conv.service_id, before, conv.id)
-        user, flags = await users.get_user_with(session, org_id, user_id, returning_user=returning,
-                                                has_memories=users.memories_exist(org_id, user_id))
+        user, flags = await users.get_user_with(session, _USER_FOR_TURN, org_id, user_id, service_id=conv.service_id,
+                                                before=before, conversation_id=conv.id)
         model = await users.user_model_contents(session, org_id, user_id)
         if user is None:  # no such user (any more): the checks did not run
             earlier = await conversations.has_earlier_finished(session, org_id, user_id, conv.service_id, before,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.core.paging import SortKey, apply_sort
@@ -26,23 +26,27 @@ async def get_user(session: AsyncSession, org_id: str, user_id: str) -> User | N
     return await session.scalar(select(User).where(User.org_id == org_id, User.user_id == user_id))
 
 
+def user_with(**flags: Any) -> Any:
+    """A statement for the user (``:org_id``, ``:user_id``) and, in the same statement, the boolean SQL expressions
+    ``flags`` (e.g. EXISTS checks a caller builds from other domains' tables, with their own bound parameters).
+    Build it once and run it with ``get_user_with``."""
+    return (
+        select(User, *(flag.label(name) for name, flag in flags.items()))
+        .where(User.org_id == bindparam("org_id"), User.user_id == bindparam("user_id"))
+    )
+
+
 async def get_user_with(
-    session: AsyncSession, org_id: str, user_id: str, **flags: Any
+    session: AsyncSession, statement: Any, org_id: str, user_id: str, **params: Any
 ) -> tuple[User | None, dict[str, bool]]:
-    """The user and, in the same statement, the boolean SQL expressions ``flags`` evaluated (e.g. EXISTS checks a
-    caller builds from other domains' tables). ``(None, {})`` without such a user."""
-    names = list(flags)
-    row = (
-        await session.execute(
-            select(User, *(flags[n].label(n) for n in names)).where(User.org_id == org_id, User.user_id == user_id)
-        )
-    ).first()
+    """Run a ``user_with`` statement: the user and its flags; ``(None, {})`` without such a user."""
+    row = (await session.execute(statement, {"org_id": org_id, "user_id": user_id, **params})).first()
     if row is None:
         return None, {}
-    return row[0], {n: bool(row[i + 1]) for i, n in enumerate(names)}
+    return row[0], {name: bool(value) for name, value in row._mapping.items() if name != "User"}
 
 
-def memories_exist(org_id: str, user_id: str) -> Any:
+def memories_exist(org_id: Any, user_id: Any) -> Any:
     """EXISTS: the user has long-term memories."""
     return exists().where(UserMemory.org_id == org_id, UserMemory.user_id == user_id)
 
@@ -94,13 +98,25 @@ async def user_model_entries(session: AsyncSession, org_id: str, user_id: str) -
     )
 
 
+# Statements of the per-turn path, built once (building one per call costs more CPU than running it).
+_MODEL_CONTENTS = (
+    select(UserModelEntry.content)
+    .where(UserModelEntry.org_id == bindparam("org_id"), UserModelEntry.user_id == bindparam("user_id"))
+    .order_by(UserModelEntry.updated_at)
+)
+_TURN_STATS = (
+    update(User)
+    .where(User.org_id == bindparam("b_org_id"), User.user_id == bindparam("b_user_id"))
+    .values(num_messages=User.num_messages + bindparam("messages"),
+            num_conversations=User.num_conversations + bindparam("conversations"),
+            last_message_time=bindparam("at", type_=User.__table__.c.last_message_time.type))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def user_model_contents(session: AsyncSession, org_id: str, user_id: str) -> list[str]:
     """The user model's entries, oldest first (what a turn's prompt carries)."""
-    rows = await session.scalars(
-        select(UserModelEntry.content)
-        .where(UserModelEntry.org_id == org_id, UserModelEntry.user_id == user_id)
-        .order_by(UserModelEntry.updated_at)
-    )
+    rows = await session.scalars(_MODEL_CONTENTS, {"org_id": org_id, "user_id": user_id})
     return list(rows.all())
 
 
@@ -108,16 +124,8 @@ async def add_turn_stats(
     session: AsyncSession, org_id: str, user_id: str, *, messages: int, conversations: int, at: datetime
 ) -> None:
     """Count a completed turn in the user's stats (one UPDATE, safe against concurrent turns of other conversations)."""
-    await session.execute(
-        update(User)
-        .where(User.org_id == org_id, User.user_id == user_id)
-        .values(
-            num_messages=User.num_messages + messages,
-            num_conversations=User.num_conversations + conversations,
-            last_message_time=at,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_TURN_STATS, {"b_org_id": org_id, "b_user_id": user_id, "messages": messages,
+                                        "conversations": conversations, "at": at})
 
 
 async def delete_user_rows(session: AsyncSession, org_id: str, user_id: str) -> None:

@@ -11,7 +11,17 @@ import re
 from typing import Any
 
 from tests.support.browser import (  # noqa: F401  (fixtures: browser, org, page, server)
-    CHROMIUM_ARGS, SKIP, ConsoleServer, Org, browser, chromium_path, org, page, server, shot, sign_in,
+    CHROMIUM_ARGS,
+    SKIP,
+    ConsoleServer,
+    Org,
+    browser,
+    chromium_path,
+    org,
+    page,
+    server,
+    shot,
+    sign_in,
 )
 
 pytestmark = SKIP

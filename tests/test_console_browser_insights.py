@@ -8,7 +8,16 @@ import re
 from typing import Any
 
 from tests.support.browser import (  # noqa: F401  (fixtures: browser, org, page, server)
-    GRAPHS, SKIP, Org, browser, go_through_the_graph, org, page, server, shot, sign_in,
+    GRAPHS,
+    SKIP,
+    Org,
+    browser,
+    go_through_the_graph,
+    org,
+    page,
+    server,
+    shot,
+    sign_in,
 )
 
 pytestmark = SKIP

@@ -7,7 +7,14 @@ import re
 from typing import Any
 
 from tests.support.browser import (  # noqa: F401  (fixtures: browser, org, page, server)
-    SKIP, Org, browser, org, page, server, shot, sign_in,
+    SKIP,
+    Org,
+    browser,
+    org,
+    page,
+    server,
+    shot,
+    sign_in,
 )
 
 pytestmark = SKIP

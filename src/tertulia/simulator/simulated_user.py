@@ -38,11 +38,14 @@ OPENING = {
     ),
 }
 
+MAX_MESSAGE_CHARS = 400  # a chat message; bounded so a small model's answer always fits MAX_TOKENS as valid JSON
+MAX_TOKENS = 200
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "objective_reached": {"type": "boolean"},
-        "message": {"type": "string", "minLength": 1},
+        "message": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_CHARS},
     },
     "required": ["objective_reached", "message"],
     "additionalProperties": False,
@@ -116,7 +119,7 @@ async def decide(
         "write your next message."
     )
     request = LLMRequest(
-        interaction=INTERACTION, model=model, params=dict(params or {}),
+        interaction=INTERACTION, model=model, params=dict(params or {}), max_tokens=MAX_TOKENS,
         messages=[ChatMessage("system", system_prompt(persona, scenario)), ChatMessage("user", ask)],
     )
     answer = await llm.decide(request, SCHEMA, "simulated_user_turn")

@@ -121,6 +121,9 @@ async def test_run_judges_each_repetition_and_reports_reliability(client, runtim
 
     # every simulated conversation opens with the ordinary conversation endpoints
     conversation_id = first["conversation_id"]
+    its_results = (await client.get(tenant.url("/metric/metric_evaluation_result"), headers=tenant.headers,
+                                    params={"conversation_id": conversation_id})).json()["metric_evaluation_results"]
+    assert [r["id"] for r in its_results] == [first["metric_results"][0]["result_id"]]
     messages = await client.get(tenant.url(f"/conversation/{conversation_id}/messages/"), headers=tenant.headers)
     assert messages.status_code == 200 and len(messages.json()["messages"]) == 2
     interaction_id = first["insights"][0]["interaction_id"]

@@ -167,7 +167,8 @@ async def run_item(ctx: JobContext) -> None:
             passed = False
             if verdicts is not None and item.error is None:
                 item.metric_results, held = await judging.store(
-                    session, org_id, verdicts, claimed.spec, run_id=claimed.run_id, run_index=claimed.run_index)
+                    session, org_id, verdicts, claimed.spec, run_id=claimed.run_id, run_index=claimed.run_index,
+                    conversation_id=outcome.conversation_id or "")
                 passed = held and outcome.stop_reason != MAX_INTERACTIONS
             item.passed = passed
         await persona_user.remove_user(session, org_id, user_id)

@@ -48,6 +48,7 @@ async def judge_conversation(runtime: Runtime, org_id: str, conversation_id: str
 
 async def store(
     session: AsyncSession, org_id: str, verdicts: Verdicts, spec: dict[str, Any], *, run_id: str, run_index: int,
+    conversation_id: str,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Write the results (a re-run overwrites by key) and answer the per-criterion entries and whether all held."""
     results: dict[str, MetricEvaluationResult] = {}
@@ -55,7 +56,9 @@ async def store(
         source = {"type": "simulation", "simulation_unit_test_set_run_id": run_id,
                   "unit_test_id": spec["unit_test_id"], "run_index": run_index}
         key = f"simulation:{run_id}:{spec['unit_test_id']}:{run_index}:{metric_id}"
-        results[metric_id] = result_row(org_id, metric, version, verdict, source, key)
+        row = result_row(org_id, metric, version, verdict, source, key)
+        row.conversation_id = conversation_id  # not in the wire source, but get-metric-evaluation-results filters on it
+        results[metric_id] = row
     await replace_results(session, list(results.values()))
     await session.flush()
     entries, all_held = [], True

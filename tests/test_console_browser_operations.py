@@ -97,9 +97,14 @@ def test_simulation_runs_show_pass_rate_and_open_a_failed_conversation(page: Any
         llm.script_decision("EvaluateMetric", {"value": value, "references": [], "justification": "From the transcript."})
     run_id = created("/simulation/unit_test_set_run/", {"simulation_unit_test_set_id": set_id},
                      "simulation_unit_test_set_run_id")
-    org.server.call(drain(org.server.runtime, org.tenant.org_id))
+    sign_in(page, org, f"/console/simulations?run={run_id}")  # not run yet: figures from the listing
+    page.wait_for_selector(f"#unit-tests section[data-unit-test='{test_id}'] .pass-rate")
+    assert page.text_content("#run-state") == "in progress"
+    assert "artifacts are not available" in page.text_content("#unit-tests")
+    assert page.text_content(f"#unit-tests section[data-unit-test='{test_id}'] .pass-rate") == "pass rate —"
 
-    sign_in(page, org, "/console/simulations")
+    org.server.call(drain(org.server.runtime, org.tenant.org_id))
+    page.goto("/console/simulations")
     page.wait_for_selector(f"#runs tr[data-run='{run_id}']")
     row = page.text_content(f"#runs tr[data-run='{run_id}']")
     assert "Nightly" in row and "completed" in row and "failed metrics" in row and "50% (1/2)" in row
@@ -120,3 +125,44 @@ def test_simulation_runs_show_pass_rate_and_open_a_failed_conversation(page: Any
     page.wait_for_selector("#transcript .msg.user")
     assert "I want to run on Mondays." in page.text_content("#transcript")
     assert page.errors == []
+
+    # a user who may read runs, tests and metric results but not the artifacts (they need the graph permission):
+    # the same figures, from the run listing and the metric results' run_index
+    user = org.server.call(_user_with(org, ["Simulation:GetSimulationUnitTestSetRun",
+                                             "Simulation:GetSimulationUnitTestSet", "Simulation:GetSimulationUnitTest",
+                                             "Metric:GetMetricEvaluationResult"]))
+    page.click("#signout")
+    page.goto(f"/console/simulations?run={run_id}")
+    page.fill("#org_id", org.tenant.org_id)
+    page.fill("#api_key", org.tenant.api_key)
+    page.fill("#api_key_id", org.tenant.api_key_id)
+    page.fill("#user_id", user)
+    page.click("#signin-submit")
+    page.wait_for_selector(f"#unit-tests section[data-unit-test='{test_id}'] .pass-rate")
+    assert "artifacts are not available" in page.text_content("#unit-tests")
+    assert page.text_content(f"#unit-tests section[data-unit-test='{test_id}'] .pass-rate") == "pass rate 50%"
+    assert page.text_content(f"#unit-tests section[data-unit-test='{test_id}'] .pass-k") == "pass^2 0%"
+    assert page.locator("#unit-tests tr.rep[data-verdict='failed']").count() == 1
+    assert page.locator("#unit-tests a.open-conversation").count() == 0
+    assert "50% (1/2)" in page.text_content(f"#runs tr[data-run='{run_id}']")
+    assert page.errors == []
+
+
+async def _user_with(org: Org, permissions: list[str]) -> str:
+    """Another user of ``org`` whose role grants exactly ``permissions`` (its user id)."""
+    import secrets
+
+    from tertulia.auth.permissions import grant
+    from tertulia.role.models import Role
+    from tertulia.user.models import User
+
+    async with org.server.runtime.db.sessions() as session:
+        role = Role(org_id=org.tenant.org_id, name=f"Viewer{secrets.token_hex(3)}",
+                    permission_grants=[grant(p) for p in permissions])
+        session.add(role)
+        await session.flush()
+        user = User(org_id=org.tenant.org_id, first_name="Run", last_name="Viewer", role_id=role.id, preferences={},
+                    email=f"{secrets.token_hex(4)}@example.com")
+        session.add(user)
+        await session.commit()
+        return user.user_id

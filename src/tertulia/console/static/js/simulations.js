@@ -11,18 +11,26 @@ const comb = (n, k) => {
 };
 const percent = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 1000) / 10}%`);
 
-// Figures from the run listing alone (a run still in progress has no artifacts yet).
-function figuresFromResults(run) {
+// Figures from the run listing (a run still in progress has no artifacts yet). A repetition passed when every metric
+// result of its run_index held and it did not error; run_index comes from the metric results' source (``indexOf``),
+// since a run's result tuples list only the judged repetitions.
+function figuresFromResults(run, indexOf) {
   return run.unit_test_run_specs.map((spec, index) => {
     const result = run.unit_test_run_results[index];
-    if (!result) return { unit_test_id: spec.unit_test_id, runs: 0, passed: 0, repetitions: [] };
-    const repetitions = result.run_errors.map((error, i) => ({
-      run_index: i,
-      error,
-      passed: error === null && result.metric_evaluation_results.every((m) => m.results[i] && m.results[i][1]),
+    if (!result) return { unit_test_id: spec.unit_test_id, runs: 0, passed: 0, pass_rate: null, k: 0, repetitions: [] };
+    const held = new Map();
+    for (const metric of result.metric_evaluation_results) {
+      metric.results.forEach(([resultId, ok], position) => {
+        const at = indexOf[resultId] ?? position;
+        held.set(at, (held.get(at) ?? true) && ok);
+      });
+    }
+    result.run_errors.forEach((error, at) => { if (error !== null) held.set(at, false); });
+    const repetitions = [...held.entries()].sort((a, b) => a[0] - b[0]).map(([at, ok]) => ({
+      run_index: at, passed: ok, error: result.run_errors[at] || null,
     }));
-    const passed = repetitions.filter((r) => r.passed).length;
     const n = repetitions.length;
+    const passed = repetitions.filter((r) => r.passed).length;
     return { unit_test_id: spec.unit_test_id, runs: n, passed, pass_rate: n ? passed / n : null, k: n,
       pass_hat_k: n ? comb(passed, n) / comb(n, n) : null, repetitions };
   });
@@ -52,7 +60,7 @@ function repetitionRow(rep) {
     el("td", { class: "error" }, rep.error || rep.failure || ""), el("td", {}, link));
 }
 
-async function showRun(runId, names) {
+async function showRun(runId, names, indexOf) {
   const found = await api.get(`${RUNS}?id=${runId}`);
   const run = found.simulation_unit_test_set_runs[0];
   if (!run) {
@@ -65,8 +73,9 @@ async function showRun(runId, names) {
   const artifacts = await artifactsOf(run);
   const rows = artifacts
     ? artifacts.unit_tests.map((u) => ({ ...u.reliability, repetitions: u.repetitions }))
-    : figuresFromResults(run);
+    : figuresFromResults(run, indexOf);
   const box = clear($("#unit-tests"));
+  if (!artifacts) box.append(el("p", { class: "muted" }, "The run's artifacts are not available (yet): figures from the run listing, without the conversations."));
   for (const row of rows) {
     const ci = row.ci95_low !== undefined ? ` · 95% CI ${percent(row.ci95_low)}–${percent(row.ci95_high)}` : "";
     box.append(el("section", { class: "unit-test", dataset: { unitTest: row.unit_test_id } },
@@ -85,10 +94,16 @@ page(async () => {
     listAll("/simulation/unit_test_set/?limit=20", "simulation_unit_test_sets"),
     listAll("/simulation/unit_test/?limit=200", "simulation_unit_tests")]);
   const setNames = Object.fromEntries(sets.map((s) => [s.id, s.name]));
+  const indexOf = {};
+  try {
+    const judged = await listAll("/metric/metric_evaluation_result?source_type=simulation&limit=500", "metric_evaluation_results",
+      { max: 5000 });
+    for (const r of judged) if (r.source && Number.isInteger(r.source.run_index)) indexOf[r.id] = r.source.run_index;
+  } catch (_) { /* without Metric:GetMetricEvaluationResult the result tuples are read in order */ }
   const testNames = Object.fromEntries(tests.map((t) => [t.id, t.name]));
   const body = $("#runs");
   for (const run of runs) {
-    const figures = figuresFromResults(run);
+    const figures = figuresFromResults(run, indexOf);
     const n = figures.reduce((a, f) => a + f.runs, 0);
     const c = figures.reduce((a, f) => a + f.passed, 0);
     body.append(el("tr", { dataset: { run: run.id } }, el("td", {}, when(run.created_at)),
@@ -100,5 +115,5 @@ page(async () => {
   }
   if (!runs.length) body.append(el("tr", {}, el("td", { colspan: "5", class: "muted" }, "No run yet.")));
   const wanted = new URLSearchParams(location.search).get("run");
-  if (wanted) await showRun(wanted, testNames);
+  if (wanted) await showRun(wanted, testNames, indexOf);
 });

@@ -169,7 +169,8 @@ async def test_run_judges_each_repetition_and_reports_reliability(client, runtim
                              headers=runs_only.headers)).status_code == 403
 
 
-async def test_max_interactions_is_a_failure(client, runtime, tenant, llm):
+async def test_max_interactions_is_a_failure(client, runtime, tenant, llm, monkeypatch):
+    monkeypatch.setenv("TERTULIA_SIMULATION_USER_MODEL", "simulated-user-model")
     fx = await simulation_fixture(client, tenant)
     test_id = await create_unit_test(client, tenant, fx, max_interactions=2)
     set_id = await create_set(client, tenant, [(test_id, 1)])
@@ -187,6 +188,7 @@ async def test_max_interactions_is_a_failure(client, runtime, tenant, llm):
     assert repetition["stop_reason"] == "max-interactions" and repetition["interactions"] == 2
     assert repetition["passed"] is False and repetition["metric_results"][0]["passed"] is True  # the metric held
     assert llm.calls[USER] == 3  # asked after the last turn too: the objective could have been met there
+    assert {r.model for r in llm.requests if r.interaction == USER} == {"simulated-user-model"}
     conversation = (await client.get(tenant.url("/conversation/"), params={"id": repetition["conversation_id"]},
                                      headers=tenant.headers)).json()["conversations"][0]
     assert conversation["is_finished"]

@@ -19,8 +19,7 @@ log = logging.getLogger("tertulia.prompt_log")
 async def purge(ctx: JobContext) -> None:
     days = ObservabilitySettings().prompt_log_retention_days
     cutoff = utcnow() - timedelta(days=days) if days else None
-    async with ctx.runtime.db.unit_of_work() as session:
-        await ctx.complete(session)
+    async with ctx.settle() as session:
         removed = await repo.purge_older_than(session, cutoff)
     if removed:
         log.info("purged %d prompt logs (retention %s)", removed, f"{days:g} days" if days else "off")

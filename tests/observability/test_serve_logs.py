@@ -70,6 +70,11 @@ def test_json_logs_with_ids_and_otlp_traces(tmp_path_factory):
     assert line["conversation_id"] == conversation_id
     assert len(line["trace_id"]) == 32 and len(line["span_id"]) == 16
 
+    turns = [r for r in records if r["logger"] == "tertulia.turns"]
+    assert len(turns) == 2 and all(r["org_id"] == org and r["conversation_id"] == conversation_id for r in turns)
+    assert all(len(r["interaction_id"]) == 24 and r["turn_outcome"] == "ok" for r in turns)
+    assert turns[1]["request_id"] == "req-observability-1" and turns[1]["trace_id"] == line["trace_id"]
+
     exported = collector.spans
     assert {service for service, _ in exported} == {"tertulia-under-test"}
     trace_ids = {span.trace_id.hex() for _, span in exported}

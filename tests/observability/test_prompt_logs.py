@@ -123,3 +123,23 @@ async def test_purge_job_removes_logs_past_the_retention(client, tenant, runtime
     assert left and set(left) == {interaction_id}
     files = files_of(await download(client, tenant, conversation_id))
     assert all(f"/{interaction_id}/" in name for name in files)
+
+
+async def test_at_most_1000_logs_and_30_days(client, tenant, runtime):
+    conversation_id = "a" * 24
+    async with runtime.db.sessions() as session:
+        session.add_all([PromptLog(org_id=tenant.org_id, conversation_id=conversation_id, interaction_id=f"{i:024x}",
+                                   log_key=f"{conversation_id}/{i:024x}/01-EngageUser", sequence=1,
+                                   interaction_name="EngageUser", model="m", resource={"user_id": tenant.user_id},
+                                   system_prompt="s", history=[["user", "u"]], output="o") for i in range(1001)])
+        await session.commit()
+    too_many = await download(client, tenant, conversation_id)
+    assert too_many.status_code == 422 and "1001" in too_many.text
+    one = files_of(await download(client, tenant, f"{conversation_id}/{0:024x}"))
+    assert sorted(one) == [f"{conversation_id}/{0:024x}/01-EngageUser-history", f"{conversation_id}/{0:024x}/01-EngageUser-system"]
+    assert one[f"{conversation_id}/{0:024x}/01-EngageUser-history"] == "user:\nu\n---\noutput:\no"
+    async with runtime.db.sessions() as session:  # older than the spec's 30-day window: no longer served
+        await session.execute(update(PromptLog).where(PromptLog.conversation_id == conversation_id)
+                              .values(created_at=utcnow() - timedelta(days=31)))
+        await session.commit()
+    assert (await download(client, tenant, f"{conversation_id}/{0:024x}")).status_code == 404

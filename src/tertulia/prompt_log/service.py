@@ -51,9 +51,9 @@ async def prompt_logs_zip(session: AsyncSession, who: Principal, prefix: str) ->
     since = utcnow() - timedelta(days=WINDOW_DAYS)
     count = await repo.count_matching(session, who.org_id, prefix, since)
     if count == 0:
-        raise NotFound(f"No prompt logs found matching the prefix {prefix!r}.")
+        raise NotFound(f"No prompt logs found matching the prefix {prefix[:100]!r}.")
     if count > MAX_LOGS:
-        raise Unprocessable(f"The prefix {prefix!r} matches {count} prompt logs; at most {MAX_LOGS} may be downloaded "
+        raise Unprocessable(f"The prefix {prefix[:100]!r} matches {count} prompt logs; at most {MAX_LOGS} may be downloaded "
                             "at once. Use a longer prefix (a conversation or interaction id).")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -125,6 +125,8 @@ async def test_failed_llm_call_marks_its_span_and_the_turn(spans):
     assert reply.status.status_code == trace.StatusCode.ERROR and reply.attributes["error.type"] == "ScriptedFailure"
     [turn] = by_name(finished, "tertulia.turn")
     assert turn.status.status_code == trace.StatusCode.ERROR
+    assert turn.attributes["error.type"] == "EngineError" and turn.attributes["tertulia.http_error_code"] == 502
+    assert all(not span.events for span in finished)  # no exception texts (they may quote model output)
 
 
 async def test_http_turn_under_the_server_span_and_jobs_linked_to_their_request(spans, runtime, tenant):

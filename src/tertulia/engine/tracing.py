@@ -48,7 +48,11 @@ def fail(span: Span, exc: BaseException) -> None:
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
         span.set_attribute("tertulia.cancelled", True)
         return
-    span.record_exception(exc)
+    # the type and code only: exception texts may quote model output or user text, which never goes on a span
+    span.set_attribute("error.type", type(exc).__name__)
+    code = getattr(exc, "http_error_code", None)
+    if isinstance(code, int):
+        span.set_attribute("tertulia.http_error_code", code)
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
 

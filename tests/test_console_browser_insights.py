@@ -21,6 +21,8 @@ from tests.support.browser import (  # noqa: F401  (fixtures: browser, org, page
 )
 
 pytestmark = SKIP
+GRAPH_WIDE = {"references": {}, "global_intra_state_navigation_guidelines": [], "global_action_guidelines": [],
+              "global_boundary_constraints": []}  # the spec requires the graph-wide lists
 
 
 def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
@@ -104,7 +106,7 @@ def test_tool_calls_show_their_inputs_and_outputs(page: Any, org: Org) -> None:
     spec = {"tool_id": tool_id, "version_constraint": ">=1.0,<2", "additional_instruction": "Look up free slots."}
     action = {"type": "action", "objective": "Talk.", "actions": ["Chat."], "exit_conditions": []}
     body = {
-        "description": "Looks a calendar up.", "references": {},
+        "description": "Looks a calendar up.",
         "states": [
             {**action, "name": "ask", "exit_conditions": [{"description": "The user wants a slot.", "next_state": "lookup"}]},
             {"type": "tool-call", "name": "lookup", "next_state": "offer", "designated_tool": spec,
@@ -112,6 +114,7 @@ def test_tool_calls_show_their_inputs_and_outputs(page: Any, org: Org) -> None:
             {**action, "name": "offer", "objective": "Offer the free slots."},
         ],
         "new_user_initial_state": "ask", "returning_user_initial_state": "ask", "terminal_state": "offer",
+        **GRAPH_WIDE,
     }
     graph_id = org.http.post(GRAPHS, json={"state_machine_name": "Calendar"}).json()["id"]
     made = org.http.post(f"{GRAPHS}/{graph_id}/", json=body)
@@ -190,7 +193,7 @@ def test_graph_references_link_and_highlight_across_graphs(page: Any, org: Org) 
 
     def graph(name: str, body: dict) -> str:
         graph_id = org.http.post(GRAPHS, json={"state_machine_name": name}).json()["id"]
-        made = org.http.post(f"{GRAPHS}/{graph_id}/", json={"description": name, **body})
+        made = org.http.post(f"{GRAPHS}/{graph_id}/", json={"description": name, **GRAPH_WIDE, **body})
         assert made.status_code == 201, made.text
         return graph_id
 

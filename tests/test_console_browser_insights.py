@@ -43,7 +43,7 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")
     def listed(**filters: str) -> int:
         for selector, value in filters.items():
-            if selector == "f-finished":
+            if selector in ("f-finished", "f-service"):
                 page.select_option(f"#{selector}", value)
             else:
                 page.fill(f"#{selector}", value)
@@ -58,6 +58,7 @@ def test_conversation_transcript_unfolds_insights(page: Any, org: Org) -> None:
     assert listed(**{"f-from": "2999-01-01"}) == 0  # dates filter the listed page by created_at
     assert listed(**{"f-from": "", "f-user": org.tenant.user_id}) == 1
     assert listed(**{"f-user": "somebody-else"}) == 0
+    assert listed(**{"f-user": "", "f-service": org.service_id}) == 1
     page.fill("#f-user", "")
     page.click("#filters button")
     page.wait_for_selector(f"#rows a[href='/console/conversations/{conversation_id}']")

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Largest multipart body (audio upload): 413.")
     max_multipart_parts: int = Field(default=32, gt=0, description="Most parts (fields + files) in a multipart body: 413.")
     max_message_chars: int = Field(default=20_000, gt=0, description="Longest text message a user sends: 422 beyond.")
+    decision_reasoning: str = Field(
+        default="auto",
+        description="auto | none | brief: how navigation and behavior decisions reason before they choose "
+        "(see engine/README.md). auto = brief for a local or self-hosted model, none for a hosted one.",
+    )
     public_base_url: str = "http://127.0.0.1:8000"
 
     def resolved_jwt_secret(self) -> str:

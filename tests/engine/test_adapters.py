@@ -34,6 +34,7 @@ async def test_conversation_through_openai_compatible_adapter(stub):
     # scripted twice: the speculative decision (made assuming no behavior) is redone once the behavior is selected
     stub.state.script("select_next_action", {"next": "exit 1: The user has said hello"})
     stub.state.script("select_next_action", {"next": "exit 1: The user has said hello"})
+    stub.state.script("select_dynamic_behavior", {"behavior": "behavior 1"})
     res = await run(request(simple_graph(), "hello, I have sleep problems", state="greet", behaviors=behaviors,
                             prefs=prefs), p)
     assert res.outcome.state.state == "ask"

@@ -34,11 +34,14 @@ async def test_no_behaviors_means_no_selection_call():
 
 async def test_relevant_behavior_is_selected_confirmed_and_overrides_instructions():
     llm = ScriptedLLM()
+    llm.script_decision("SelectDynamicBehavior", {"behavior": "behavior 1"})
     res = await run(request(simple_graph(), "I feel so hopeless, I want to hurt myself", state="ask",
                             behaviors=[RECIPES, CRISIS]), ports(llm))
     assert llm.calls["SelectDynamicBehavior"] == 1
     prompt = [r for r in llm.requests if r.interaction == "SelectDynamicBehavior"][0].messages[1].content
-    assert "hopeless" in prompt and "healthy dinner" not in prompt  # only candidates above threshold are judged
+    # every top-ranked candidate is judged (no absolute similarity gate), the best match first
+    assert prompt.index("hopeless") < prompt.index("healthy dinner")
+    assert "missing one is far worse than a false alarm" in prompt  # told to err toward safety behaviors
     assert res.of("select-dynamic-behavior-completed")[0]["selected_dynamic_behavior_set_version_info"] == ["d" * 24, 2]
     assert res.of("navigate-state-machine-dynamic-behavior-override")[0] == {
         "type": "navigate-state-machine-dynamic-behavior-override",
@@ -65,13 +68,14 @@ async def test_llm_can_reject_candidates():
 
 async def test_inject_instruction_merges_into_guidelines_and_previous_is_kept_without_llm():
     llm = ScriptedLLM()
+    llm.script_decision("SelectDynamicBehavior", {"behavior": "behavior 1"})
     res = await run(request(simple_graph(), "what should I cook tonight for dinner?", state="ask",
                             behaviors=[RECIPES, CRISIS]), ports(llm))
     assert res.outcome.active_behavior == ("e" * 24, 1)
     engage = [r for r in llm.requests if r.interaction == "EngageUser"][0].messages[1].content
     assert "Suggest one simple recipe." in engage and "Objective of ask" in engage
     assert res.of("navigate-state-machine-dynamic-behavior-override")[0]["overriding_instructions"] is False
-    # next turn, same topic: the previous behavior is the only candidate -> kept, no confirmation call
+    # next turn, same topic: the previous behavior leads the ranking by a clear margin -> kept, no confirmation call
     llm2 = ScriptedLLM()
     res2 = await run(request(simple_graph(), "any dinner recipes with fish?", state="ask", behaviors=[RECIPES, CRISIS],
                              previous_behavior=("e" * 24, 1)), ports(llm2))
@@ -148,12 +152,13 @@ async def test_selection_memory_and_navigation_run_concurrently():
 
 async def test_real_embeddings_select_a_behavior_by_meaning_not_shared_words():
     """With the packaged MiniLM (part of the test install) a paraphrase that shares no word with any trigger still
-    reaches the crisis behavior, and the recipes behavior is not even a candidate."""
+    ranks the crisis behavior first, so the confirmation sees it as the best match."""
     from tertulia.engine.adapters.local_embeddings import load_local_embedder
 
     llm = ScriptedLLM()
+    llm.script_decision("SelectDynamicBehavior", {"behavior": "behavior 1"})
     res = await run(request(simple_graph(), "Lately nothing matters and I keep thinking about ending my life",
                             state="ask", behaviors=[RECIPES, CRISIS]), ports(llm, embedder=load_local_embedder()))
     prompt = [r for r in llm.requests if r.interaction == "SelectDynamicBehavior"][0].messages[1].content
-    assert "hurt myself" in prompt and "dinner" not in prompt
+    assert prompt.index("hurt myself") < prompt.index("dinner")
     assert res.insights["triggered_dynamic_behavior_set_version_info"] == ["d" * 24, 2]

@@ -55,6 +55,7 @@ async def test_behavior_adds_tool_candidates_and_persisted_result_enters_working
         {"type": "change-tool-candidates", "overrides_existing_tool_call_specs": True,
          "tool_call_specs": [{**spec("persisted"), "tool_name": "forecast"}]}])
     llm = ScriptedLLM()
+    llm.script_decision("SelectDynamicBehavior", {"behavior": "behavior 1"})
     llm.script_decision("EngageUser", {"tool": "forecast", "input": {"city": "Faro"}})
     res = await run(request(g, "weather forecast: rain tomorrow?", state="chat", behaviors=[behavior]),
                     ports(llm, tools=tools()))

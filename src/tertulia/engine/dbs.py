@@ -1,16 +1,25 @@
-"""Dynamic behavior selection: embed the recent context, rank behaviors by their triggers' cosine similarity, let the
-LLM confirm one of the top candidates (or none), keep the previous behavior while it stays relevant.
+"""Dynamic behavior selection: rank the behaviors by how close their triggers are to the recent context, then let
+the LLM confirm one of the best-ranked candidates (or none). Ranking never gates on an absolute similarity: Amigo
+triggers are descriptions ("The user expresses suicidal thoughts") whose cosine to a matching utterance ("I don't
+want to be alive anymore") is often ~0.3, under any useful threshold, while its RANK among the behaviors is right
+(measured on ``evals/behaviors.yaml``). So the top ``TOP_K`` always reach the confirmation, which is told to err
+toward safety behaviors.
 
 * Context vector = normalise(0.7 · latest user/external input + 0.3 · recent history): the new input dominates, so a
   topic pivot moves the ranking at once, while history keeps a running theme alive.
-* Trigger embeddings are cached in-process per ``(embedder, set_id, version)``: a version's triggers never change, so
-  they are embedded once per process.
-* No behaviors → no embedding, no LLM call. No candidate above ``CANDIDATE_THRESHOLD`` (and no relevant previous
-  behavior) → none, no LLM call. The only option being the previous behavior → kept without an LLM call.
+* Each trigger is embedded as written and as a first-person utterance ("The user expresses suicidal thoughts" →
+  "expresses suicidal thoughts", "I expresses suicidal thoughts"); a behavior scores its best variant. Embeddings are
+  cached in-process per ``(embedder, set_id, version)``: a version's triggers never change.
+* No behaviors → no embedding, no LLM call. The previous behavior ranked first by a clear margin
+  (``KEEP_MARGIN``) and still scoring ``KEEP_THRESHOLD`` → kept without an LLM call (a new topic that outranks it is
+  always judged).
+* ``Ports.reasoning == "brief"``: the confirmation first restates what the user just said, then names the behavior by
+  its trigger text; ``"none"``: one labelled pick (``behavior N`` / ``none``).
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tertulia.engine.contract import BehaviorVersion, EngineError
-from tertulia.engine.prompts import decision_messages
+from tertulia.engine.prompts import bullet, framed_decision_messages, latest_input
 
 if TYPE_CHECKING:
     from tertulia.engine.context import TurnContext
 
-CANDIDATE_THRESHOLD = 0.30  # best-trigger cosine a behavior needs to be considered
-KEEP_THRESHOLD = 0.15  # the previous behavior stays a candidate while it scores at least this
+KEEP_THRESHOLD = 0.15  # the previous behavior is kept without a call only while it scores at least this
+KEEP_MARGIN = 0.10  # ... and leads the runner-up by this much
 TOP_K = 3
 USER_WEIGHT, HISTORY_WEIGHT = 0.7, 0.3
 HISTORY_MESSAGES = 6
@@ -68,14 +77,14 @@ async def rank(ctx: TurnContext) -> Selection:
         return Selection(embedded=False)
     cache = _cache_for(ctx.ports.embedder)
     missing = [b for b in behaviors if (b.set_id, b.version) not in cache]
-    texts = [latest or history, history or latest] + [t for b in missing for t in b.conversation_triggers]
+    texts = [latest or history, history or latest] + [v for b in missing for v in _variants(b.conversation_triggers)]
     try:
         vectors = np.asarray(await ctx.ports.embedder.embed(texts), dtype=np.float32)
     except Exception as exc:  # noqa: BLE001
         raise EngineError(f"The embedding model failed: {exc}", 502) from exc
     offset = 2
     for b in missing:
-        n = len(b.conversation_triggers)
+        n = len(_variants(b.conversation_triggers))
         cache[(b.set_id, b.version)] = _normalise_rows(vectors[offset : offset + n])
         offset += n
         while len(cache) > _CACHE_LIMIT:
@@ -90,47 +99,95 @@ async def rank(ctx: TurnContext) -> Selection:
     return Selection(scores=scores, embedded=True)
 
 
+_SUBJECT = re.compile(r"^(?:when\s+|if\s+)?(?:the\s+)?(?:user|caller|patient|customer|member|client)\s+", re.I)
+
+
+def _variants(triggers: list[str]) -> list[str]:
+    """Each trigger as written, without its "The user" subject, and in the first person."""
+    out: list[str] = []
+    for t in triggers:
+        bare = _SUBJECT.sub("", t.strip()).rstrip(".")
+        out += [t, bare, f"I {bare}"] if bare and bare != t.strip().rstrip(".") else [t]
+    return out
+
+
 def _normalise_rows(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     return m / np.where(norms == 0, 1.0, norms)
 
 
-async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
-    """The LLM confirmation among the top candidates (skipped when there is nothing to judge)."""
-    previous_key = ctx.request.previous_behavior
-    candidates = [b for b, s in ranked.scores if s >= CANDIDATE_THRESHOLD][:TOP_K]
-    previous = next(
-        (b for b, s in ranked.scores if (b.set_id, b.version) == tuple(previous_key or ()) and s >= KEEP_THRESHOLD), None
-    )
+SAFETY_NOTE = (
+    "Safety comes first: if a behavior is about suicide, self-harm, a medical emergency or someone in danger, choose it "
+    "whenever the user's words could reasonably mean that situation; missing one is far worse than a false alarm. "
+    "Otherwise choose a behavior only when the user's words really are that situation: figures of speech (\"this "
+    "traffic is killing me\"), other people's past events and topics merely mentioned in passing are \"none\"."
+)
+
+
+def candidates_for(ctx: TurnContext, ranked: Selection) -> tuple[list[BehaviorVersion], BehaviorVersion | None]:
+    previous_key = tuple(ctx.request.previous_behavior or ())
+    candidates = [b for b, _ in ranked.scores[:TOP_K]]
+    previous = next((b for b, s in ranked.scores if (b.set_id, b.version) == previous_key and s >= KEEP_THRESHOLD), None)
     if previous is not None and previous not in candidates:
         candidates.append(previous)
+    return candidates, previous
+
+
+async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
+    """The LLM confirmation among the best-ranked candidates (skipped only to keep a clearly leading previous one)."""
+    candidates, previous = candidates_for(ctx, ranked)
     if not candidates:
         return None
-    if candidates == [previous]:
-        return previous
-    labels = [f"behavior {i + 1}" for i in range(len(candidates))]
-    lines = [
-        "Decide which dynamic behavior, if any, truly applies to the conversation right now. Triggers are examples of "
-        "situations where the behavior applies. Choose 'none' if no behavior fits. Do not write a reply to the user."
+    if previous is not None and ranked.scores[0][0] is previous:
+        runner_up = ranked.scores[1][1] if len(ranked.scores) > 1 else -1.0
+        if ranked.scores[0][1] - runner_up >= KEEP_MARGIN:
+            return previous
+    brief = ctx.ports.reasoning == "brief"
+    names = _unique([_name(b) for b in candidates] if brief else [f"behavior {i + 1}" for i in range(len(candidates))])
+    head = [
+        "Decide which dynamic behavior, if any, applies to the conversation right now. Each behavior is named by the "
+        "situation in which it applies. Do not write a reply to the user.",
+        "## Behaviors (best matches first)",
     ]
-    for label, b in zip(labels, candidates, strict=True):
-        current = " (currently active)" if b is previous else ""
-        lines.append(f"## {label}{current}\nTriggers: " + "; ".join(b.conversation_triggers))
-        lines += [f"Does: {a.get('instruction')}" for a in b.actions if a.get("type") == "inject-instruction"]
-    lines += ["## What you know about the user", *[f"- {m}" for m in ctx.request.user_model]]
-    schema = {
-        "type": "object",
-        "properties": {"behavior": {"type": "string", "enum": [*labels, NONE_OPTION]}},
-        "required": ["behavior"],
-        "additionalProperties": False,
-    }
-    request = ctx.llm.request("SelectDynamicBehavior", decision_messages(ctx.request.agent, lines, ctx.request.transcript))
-    raw = await ctx.llm.decide(request, schema, "select_dynamic_behavior")
-    choice = str(raw.get("behavior", NONE_OPTION)).strip().lower()
-    for label, b in zip(labels, candidates, strict=True):
-        if choice == label or choice == b.set_id:
+    for name, b in zip(names, candidates, strict=True):
+        others = [t for t in b.conversation_triggers if not brief or " ".join(str(t).split()).rstrip(".") != name]
+        label = f'"{name}"' if brief else f"{name}: {others.pop(0)}" if others else name
+        head.append(f"- {label}" + (" (currently active)" if b is previous else "")
+                    + (f" (also: {'; '.join(others)})" if others else ""))
+    head += bullet("What you know about the user", list(ctx.request.user_model))
+    tail = [SAFETY_NOTE, ""]
+    properties: dict[str, Any] = {}
+    if brief:
+        tail += [f"## What the user just said\n{latest_input(ctx.request) or '(nothing yet)'}", "",
+                 'Answer in JSON: "user_just_said": what the user just said, in a few plain words; then "behavior": the '
+                 'behavior that applies, copied exactly, or "none".']
+        properties["user_just_said"] = {"type": "string", "maxLength": 160}
+    else:
+        tail += ['Answer with the behavior\'s label, such as "behavior 1", or "none".']
+    properties["behavior"] = {"type": "string", "enum": [NONE_OPTION, *names]}
+    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail)
+    raw = await ctx.llm.decide(ctx.llm.request("SelectDynamicBehavior", messages), schema, "select_dynamic_behavior")
+    choice = str(raw.get("behavior", NONE_OPTION)).strip().strip('"').lower()
+    for i, (name, b) in enumerate(zip(names, candidates, strict=True)):
+        if choice in (name.lower(), b.set_id, f"behavior {i + 1}"):
             return b
     return None
+
+
+def _name(b: BehaviorVersion) -> str:
+    """A behavior as the LLM names it: its first trigger (the set's own words), bounded."""
+    text = " ".join(str(b.conversation_triggers[0]).split()).rstrip(".")
+    return text[:120] if text.lower() != NONE_OPTION else f"{text} (behavior)"
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n.lower()] = seen.get(n.lower(), 0) + 1
+        out.append(n if seen[n.lower()] == 1 else f"{n} ({seen[n.lower()]})")
+    return out
 
 
 async def select_behavior(ctx: TurnContext) -> Selection:

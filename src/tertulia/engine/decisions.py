@@ -1,14 +1,24 @@
 """The navigation decisions: ``SelectNextAction`` (action states) and ``SelectNextActionForDecisionState``.
 
-The prompt lists the options as ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one enum field
-``next`` over the short labels only (``"action N"`` / ``"exit N"``): a few output tokens instead of the whole text
-(faster on every provider), and no free text inside a constrained grammar.
-The answer is resolved leniently (exact option, ``"exit 2"`` label, the raw action/exit text, or a target state
-name), so small local models and scripted tests both work.
+Two depths (``Ports.reasoning``, ``TERTULIA_DECISION_REASONING``), both ONE constrained call:
+
+* ``none`` (hosted models): the prompt lists ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one
+  enum ``next`` over the short labels: a few output tokens.
+* ``brief`` (small local models, measured in ``benchmarks/README.md``): the latest user input is framed on its own
+  ("What the user just said") right before the options, and the answer restates it first (``user_just_said``), then
+  names the met exit condition by its own text (``exit_condition_met``, or ``"none of them: stay in this state"``),
+  then the action by its text (``action``, only when there are several). Exits are listed in an order derived from
+  the turn's text and state (deterministic, not the author's), so position bias cannot systematically pick one.
+  A decision state restates the key facts (``key_facts``) before naming its exit (``exit_condition``).
+
+Either way a state entered earlier in the same turn is told so: another exit must be met by the user's message on its
+own (the second-transition check). Answers are resolved leniently (option text, ``"exit 2"`` labels, a target state
+name, either field style), so small local models and scripted tests both work.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,8 +26,19 @@ from typing import Any
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.graph import target_label
-from tertulia.engine.prompts import bullet, decision_messages, memory_context, state_context
+from tertulia.engine.prompts import (
+    bullet,
+    decision_messages,
+    framed_decision_messages,
+    latest_input,
+    memory_context,
+    state_context,
+)
 from tertulia.engine.tools import ToolRounds
+
+
+STAY = "none of them: stay in this state"
+SAID_MAX = 160  # characters of the restatement (bounds the reasoning's output tokens)
 
 
 def options_for(actions: list[str], exits: list[dict[str, Any]]) -> list[str]:
@@ -59,46 +80,139 @@ def resolve_choice(raw: Any, actions: list[str], exits: list[dict[str, Any]]) ->
     raise EngineError(f"The language model chose an unknown option: {text[:200]!r}.", 502)
 
 
+def exit_order(exits: list[dict[str, Any]], seed: str) -> list[int]:
+    """The exits' indices in an order fixed by ``seed`` (the turn's text and state), not by the author."""
+    return sorted(range(len(exits)), key=lambda j: hashlib.sha256(f"{seed}|{j}".encode()).digest())
+
+
+def _unique_texts(texts: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in texts:
+        t = " ".join(t.split()) or "(no description)"
+        while t.lower() in (o.lower() for o in out) or t.lower() == STAY.lower():
+            t += " (another)"
+        out.append(t)
+    return out
+
+
+def _match(text: str, options: list[str]) -> int | None:
+    low = " ".join(text.split()).strip().strip('"').rstrip(".").lower()
+    for i, o in enumerate(options):
+        if o.rstrip(".").lower() == low:
+            return i
+    return None
+
+
+def resolve_brief(raw: Any, actions: list[str], exits: list[dict[str, Any]]) -> tuple[str, int]:
+    """A brief answer (``exit_condition_met`` + ``action``); a label answer (``next``) is accepted too."""
+    if not isinstance(raw, dict) or ("exit_condition_met" not in raw and "action" not in raw):
+        return resolve_choice(raw, actions, exits)
+    met = str(raw.get("exit_condition_met") or STAY).strip()
+    if met.lower() != STAY.lower() and not met.lower().startswith("none"):
+        index = _match(met, _unique_texts([str(e.get("description", "")) for e in exits]))
+        if index is None:
+            return resolve_choice({"next": met}, actions, exits)
+        return "exit", index
+    if len(actions) <= 1:
+        return "action", 0
+    index = _match(str(raw.get("action") or ""), _unique_texts(actions))
+    if index is None:
+        return resolve_choice({"next": str(raw.get("action") or "")}, actions, exits)
+    return "action", index
+
+
+def _entered_note(entered_by: str | None) -> list[str]:
+    if not entered_by:
+        return []
+    return ["## You entered this state during this turn",
+            f"The previous state's exit condition \"{entered_by}\" was met by the user's latest message. Take an exit "
+            "below only if that same message ALSO clearly meets it on its own; otherwise stay and perform an action."]
+
+
 async def _decide(
-    ctx: TurnContext, interaction: str, task: Callable[[], list[str]], options: list[str], schema_name: str,
-    rounds: ToolRounds | None,
+    ctx: TurnContext, interaction: str, messages: Callable[[list[str]], list], schema: dict[str, Any],
+    schema_name: str, rounds: ToolRounds | None,
 ) -> Any:
     """One decision; with tools, the tool fields ride in the same schema (no extra call unless a tool is called)."""
 
     async def ask(offer: bool) -> dict[str, Any]:
-        lines, schema = task(), choice_schema(options)
-        if rounds:
-            lines, schema = lines + rounds.prompt(offer), (rounds.schema(schema) if offer else schema)
-        request = ctx.llm.request(interaction, decision_messages(ctx.request.agent, lines, ctx.request.transcript))
-        return await ctx.llm.decide(request, schema, schema_name)
+        extra, final = (rounds.prompt(offer), rounds.schema(schema) if offer else schema) if rounds else ([], schema)
+        request = ctx.llm.request(interaction, messages(extra))
+        return await ctx.llm.decide(request, final, schema_name)
 
     return await rounds.run(ask) if rounds else await ask(False)
 
 
 async def select_next_action(
-    ctx: TurnContext, state: dict[str, Any], graph_description: str | None, rounds: ToolRounds | None = None
+    ctx: TurnContext, state: dict[str, Any], graph_description: str | None, rounds: ToolRounds | None = None,
+    entered_by: str | None = None,
 ) -> tuple[str, int]:
-    """``rounds``: the state's ``exit_condition_tool_call_specs`` (the model may call them while deciding)."""
+    """``rounds``: the state's ``exit_condition_tool_call_specs`` (the model may call them while deciding).
+    ``entered_by``: the exit condition that led into this state earlier in the same turn (None for the first)."""
     actions = list(state.get("actions") or [])
     exits = list(state.get("exit_conditions") or [])
     if not actions and not exits:
         raise EngineError(f"Action state {state.get('name')!r} has no actions.")
     if len(actions) + len(exits) == 1:
         return ("action", 0) if actions else ("exit", 0)  # nothing to decide (e.g. the terminal state)
+
+    def head() -> list[str]:  # rebuilt per tool round: a persisted tool result lands in working memory
+        lines = ["You are deciding how to proceed in a structured conversation. Do not write a reply to the user."]
+        return lines + state_context(state, graph_description)
+
+    def context() -> list[str]:
+        lines = bullet("Instructions that apply right now", ctx.effect.instructions)
+        return lines + memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
+
+    if ctx.ports.reasoning == "brief":
+        return await _brief_action(ctx, state, actions, exits, lambda: head() + context(), rounds, entered_by)
     options = options_for(actions, exits)
 
     def task() -> list[str]:
-        lines = ["You are deciding how to proceed in a structured conversation. Do not write a reply to the user."]
-        lines += state_context(state, graph_description)
-        lines += bullet("Actions you can perform now", options[: len(actions)])
+        lines = head() + bullet("Actions you can perform now", options[: len(actions)])
         lines += bullet("Exit conditions (take one only if it is clearly met)", options[len(actions):])
-        lines += bullet("Instructions that apply right now", ctx.effect.instructions)
-        lines += memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
+        lines += context() + _entered_note(entered_by)
         return lines + ["", "Pick exactly one option: perform an action now, or take a satisfied exit condition. "
                             "Answer with its label, such as \"action 1\" or \"exit 1\"."]
 
-    raw = await _decide(ctx, "SelectNextAction", task, options, "select_next_action", rounds)
+    raw = await _decide(ctx, "SelectNextAction",
+                        lambda extra: decision_messages(ctx.request.agent, task() + extra, ctx.request.transcript),
+                        choice_schema(options), "select_next_action", rounds)
     return resolve_choice(raw, actions, exits)
+
+
+async def _brief_action(
+    ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
+    head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
+) -> tuple[str, int]:
+    said = latest_input(ctx.request)
+    order = exit_order(exits, f"{state.get('name')}|{said}")
+    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
+    action_texts = _unique_texts(actions)
+    tail = [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", ""]
+    tail += _entered_note(entered_by)
+    properties: dict[str, Any] = {}
+    answer = []
+    if exits:
+        tail += bullet("Exit conditions (leave this state only if one is clearly met by the conversation)",
+                       [exit_texts[j] for j in order])
+        properties["user_just_said"] = {"type": "string", "maxLength": SAID_MAX}
+        properties["exit_condition_met"] = {"type": "string", "enum": [STAY, *(exit_texts[j] for j in order)]}
+        answer += ['"user_just_said": what the user just said, in a few plain words',
+                   f'"exit_condition_met": the exit condition the conversation now clearly meets, copied exactly, '
+                   f'or "{STAY}"']
+    if len(actions) > 1:
+        tail += bullet("Actions (if you stay, perform the one that fits now)", action_texts)
+        properties["action"] = {"type": "string", "enum": action_texts}
+        answer.append('"action": the action to perform if you stay, copied exactly')
+    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
+    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    raw = await _decide(
+        ctx, "SelectNextAction",
+        lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
+        schema, "select_next_action", rounds,
+    )
+    return resolve_brief(raw, actions, exits)
 
 
 async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: ToolRounds | None = None) -> int:
@@ -107,18 +221,45 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
         raise EngineError(f"Decision state {state.get('name')!r} has no exit conditions.")
     if len(exits) == 1:
         return 0
-    options = options_for([], exits)
 
-    def task() -> list[str]:
+    def head() -> list[str]:
         lines = ["You are silently routing a structured conversation. Do not write a reply to the user."]
         lines += [f"## Decision: {state.get('name')}", f"Objective: {state.get('objective', '')}"]
         lines += bullet("Decision guidelines", list(state.get("decision_guidelines") or []) + ctx.effect.instructions)
-        lines += bullet("Exit conditions", options)
-        lines += memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
-        return lines + ["", "Pick the exit condition that best matches the conversation. "
-                            "Answer with its label, such as \"exit 1\"."]
+        return lines + memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
+
+    if ctx.ports.reasoning == "brief":
+        said = latest_input(ctx.request)
+        texts = _unique_texts([str(e.get("description", "")) for e in exits])
+        order = exit_order(exits, f"{state.get('name')}|{said}")
+        tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]
+        tail += bullet("Exit conditions (exactly one applies)", [texts[j] for j in order])
+        tail += ["", 'Answer in JSON: "key_facts": the facts of the conversation that decide this, in a few plain '
+                     'words; then "exit_condition": the exit condition that best matches, copied exactly.']
+        properties = {"key_facts": {"type": "string", "maxLength": SAID_MAX},
+                      "exit_condition": {"type": "string", "enum": [texts[j] for j in order]}}
+        schema = {"type": "object", "properties": properties, "required": list(properties),
+                  "additionalProperties": False}
+        raw = await _decide(
+            ctx, "SelectNextActionForDecisionState",
+            lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
+            schema, "select_next_state_for_decision_state", rounds,
+        )
+        if isinstance(raw, dict) and "exit_condition" in raw:
+            index = _match(str(raw.get("exit_condition") or ""), texts)
+            if index is not None:
+                return index
+            raw = {"next": str(raw.get("exit_condition") or "")}
+        return resolve_choice(raw, [], exits)[1]
+    options = options_for([], exits)
+
+    def task() -> list[str]:
+        return head() + bullet("Exit conditions", options) + [
+            "", "Pick the exit condition that best matches the conversation. Answer with its label, such as \"exit 1\"."]
 
     raw = await _decide(
-        ctx, "SelectNextActionForDecisionState", task, options, "select_next_state_for_decision_state", rounds
+        ctx, "SelectNextActionForDecisionState",
+        lambda extra: decision_messages(ctx.request.agent, task() + extra, ctx.request.transcript),
+        choice_schema(options), "select_next_state_for_decision_state", rounds,
     )
     return resolve_choice(raw, [], exits)[1]

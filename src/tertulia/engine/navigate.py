@@ -46,6 +46,7 @@ async def navigate(
     if ctx.effect.active:
         yield ev.nav_behavior_override(ctx.effect.overrides_instructions, ctx.effect.overrides_tools)
     pos = start
+    entered_by: str | None = None  # the exit that led into the current state this turn (second-transition check)
     while True:
         kind = pos.state.get("type")
         if kind == "action":
@@ -57,8 +58,8 @@ async def navigate(
                 step = Step()
                 async for event in tool_step(
                     ctx, state.get("exit_condition_tool_call_specs"), f" in state {pos.name}",
-                    lambda rounds, st=state, name=pos.name: tracing.traced(
-                        "navigation.decision", select_next_action(ctx, st, description, rounds),
+                    lambda rounds, st=state, name=pos.name, why=entered_by: tracing.traced(
+                        "navigation.decision", select_next_action(ctx, st, description, rounds, why),
                         state=name, state_type="action"),
                     step,
                 ):
@@ -74,6 +75,7 @@ async def navigate(
             nxt = graphs.target(pos, exit_["next_state"])
             yield ev.exit_condition_selected(str(exit_.get("description", "")), nxt.name, nxt.info)
             extra = {"previous_state_exit_condition_description": str(exit_.get("description", "")), "tool_call_logs": logs}
+            entered_by = str(exit_.get("description", ""))
         elif kind == "decision":
             started = ev.decision_started()
             yield started
@@ -91,6 +93,7 @@ async def navigate(
             nxt = graphs.target(pos, exit_["next_state"])
             yield ev.exit_condition_selected(str(exit_.get("description", "")), nxt.name, nxt.info)
             extra = {"previous_state_exit_condition_description": str(exit_.get("description", "")), "tool_call_logs": logs}
+            entered_by = str(exit_.get("description", ""))
         elif kind in HANDLERS:
             extra = {}
             async for event in HANDLERS[kind](ctx, pos, extra):

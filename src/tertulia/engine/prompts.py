@@ -8,7 +8,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from tertulia.engine.contract import TranscriptMessage
+from tertulia.engine.contract import TranscriptMessage, TurnRequest
 from tertulia.engine.ports import ChatMessage
 
 TRANSCRIPT_WINDOW = 40
@@ -126,3 +126,20 @@ def engage_messages(
 def decision_messages(agent: dict[str, Any], task_lines: list[str], transcript: list[TranscriptMessage]) -> list[ChatMessage]:
     body = "\n".join(task_lines) + "\n\n## Conversation so far\n" + render_transcript(transcript)
     return [persona_message(agent), ChatMessage("user", body)]
+
+
+def latest_input(request: TurnRequest) -> str:
+    """This turn's new user/external messages as one text ("" on an agent-first opening)."""
+    new_ids = set(request.new_message_ids)
+    parts = [m.text if m.message_type == "user-message" else f"[External event] {m.text}"
+             for m in request.transcript if m.id in new_ids]
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def framed_decision_messages(
+    agent: dict[str, Any], task_lines: list[str], transcript: list[TranscriptMessage], tail_lines: list[str]
+) -> list[ChatMessage]:
+    """A decision prompt with the conversation in the middle and the choice last (``tail_lines``): small models
+    attend most to what comes last, so the latest message and the options sit right before the answer."""
+    body = "\n".join(task_lines) + "\n\n## Conversation so far\n" + render_transcript(transcript) + "\n\n"
+    return [persona_message(agent), ChatMessage("user", body + "\n".join(tail_lines))]

@@ -168,7 +168,42 @@ def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any
         default_model=settings.llm_model,
         max_transitions=settings.max_transitions_per_turn,
         call_timeout=settings.llm_timeout_seconds,
+        reasoning=decision_reasoning(settings),
     )
+
+
+REASONING_MODES = ("none", "brief")
+
+
+def decision_reasoning(settings: Any) -> str:
+    """``TERTULIA_DECISION_REASONING``; ``auto`` (the default) is ``brief`` for a model on this machine or the local
+    network (the embedded llama.cpp model, an OpenAI-compatible server on a loopback/private address: small models,
+    measured in ``benchmarks/README.md``) and ``none`` for a hosted provider (large models keep one short pick)."""
+    mode = str(getattr(settings, "decision_reasoning", "auto") or "auto").lower()
+    if mode in REASONING_MODES:
+        return mode
+    if mode != "auto":
+        raise RuntimeError(f"Unknown TERTULIA_DECISION_REASONING {mode!r} (auto | none | brief).")
+    provider = (settings.llm_provider or "auto").lower()
+    if provider == "fake":
+        return "none"
+    if provider == "local" or not settings.llm_base_url:
+        return "brief"
+    return "brief" if _self_hosted(settings.llm_base_url) else "none"
+
+
+def _self_hosted(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").lower()
+    if host in ("localhost", "host.docker.internal") or host.endswith((".local", ".internal", ".lan")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host  # a bare service name (docker compose, kubernetes): self-hosted
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _no_tools() -> Any:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, event, update
 
 from tertulia.api_key.models import ApiKey
-from tertulia.auth.loading import KEY_GONE, USER_GONE, load_principal
+from tertulia.identity.loading import KEY_GONE, USER_GONE, load_principal
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import Unauthorized
 from tertulia.role.models import TemporaryPermissionGrant

@@ -81,7 +81,7 @@ async def test_signed_url_serves_the_blob_until_it_expires(runtime: Runtime, cli
     other = f"{org}/{conv}/{new_object_id()}.wav"
     assert (await client.get(f"/blobs/{other}", params={"expires": expires, "signature": signature})).status_code == 403
     past = int((utcnow() - timedelta(seconds=1)).timestamp())
-    signer = runtime.extras["speech"].signer
+    signer = runtime.speech.signer
     expired = await client.get(f"/blobs/{key}", params={"expires": past, "signature": signer.signature(key, past)})
     assert expired.status_code == 403
     assert (await client.get(f"/blobs/{key}")).status_code == 422

@@ -28,7 +28,7 @@ class _Runtime:
         self.stt = stt_port
         self.tts = tts_port
         self.blobs = None
-        self.extras: dict = {}
+        self.speech = None
 
 
 async def test_piper_speaks_what_whisper_hears() -> None:

@@ -13,10 +13,12 @@ from tertulia.core.body_guard import BodyGuard
 from tertulia.core.errors import install_error_handlers
 from tertulia.core.ratelimit import RateLimitHeaders
 from tertulia.core.routing import SlashTolerance
+from tertulia.gauges import collect_database
+from tertulia.identity.principals import principal_for_token
 from tertulia.runtime import Runtime
 
 DOMAINS = (
-    "auth",
+    "identity",  # sign-in, registered before /user/{id}
     "organization",
     "api_key",
     "user",
@@ -82,6 +84,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         from tertulia.observability.tracing import setup_tracing
 
         setup_tracing()  # a production app: the SDK (when enabled) before the app is instrumented
+    app.state.principals = principal_for_token  # auth.deps.PrincipalLoader
+    app.state.gauges = collect_database  # the database gauges of /metrics
     install_error_handlers(app)
     from tertulia.observability.http import ObservabilityMiddleware
     from tertulia.observability.http import router as observability_router

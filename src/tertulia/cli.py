@@ -176,9 +176,17 @@ def _prepare_metrics(workers: int) -> None:
     prepare_multiprocess_dir(path)
 
 
-from tertulia.jobs.cli import register as _register_job_commands  # noqa: E402
+from tertulia.worker_cli import register as _register_job_commands  # noqa: E402
 
-_register_job_commands(app)
+
+def _prepare_worker() -> None:
+    from tertulia.observability.logs import configure_logging
+
+    configure_logging()
+    _migrate()
+
+
+_register_job_commands(app, _prepare_worker)
 
 from tertulia.simulator.cli import register as _register_simulation_commands  # noqa: E402
 

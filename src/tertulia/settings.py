@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -72,9 +73,41 @@ class Settings(BaseSettings):
 
 
     def resolved_api_key_pepper(self) -> bytes:
-        from tertulia.auth.security import api_key_pepper
-
         return api_key_pepper(self.api_key_pepper, self.data_dir)
+
+
+_peppers: dict[tuple[str | None, str], bytes] = {}
+
+
+def api_key_pepper(configured: str | None, data_dir: Path) -> bytes:
+    """The configured pepper, or one generated once in ``data_dir`` (created atomically: processes starting together
+    on one data dir agree on it). Cached per process."""
+    cache_key = (configured, str(data_dir))
+    if cache_key in _peppers:
+        return _peppers[cache_key]
+    if configured:
+        value = configured
+    else:
+        path = data_dir / "api_key_pepper"
+        if not path.exists():
+            # Written whole to a private file, then linked into place: link() fails if the name exists, so of
+            # processes racing here exactly one pepper wins and nobody reads a half-written file.
+            data_dir.mkdir(parents=True, exist_ok=True)
+            draft = data_dir / f".api_key_pepper.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        value = path.read_text().strip()
+        if not value:
+            raise RuntimeError(f"{path} is empty; delete it or set TERTULIA_API_KEY_PEPPER.")
+    _peppers[cache_key] = value.encode()
+    return _peppers[cache_key]
 
 
 @lru_cache

@@ -44,6 +44,6 @@ def _attachers() -> list:
 
 
 async def close_runtime(runtime: Runtime) -> None:
-    for closer in runtime.extras.get("closers", []):
+    for closer in runtime.closers:
         await closer()
     await runtime.db.dispose()

@@ -119,8 +119,8 @@ async def test_server_start_loads_the_model_in_the_background(tmp_path):
                         llm_provider="local", local_runtime=RUNTIMES[0])
     rt = Runtime(settings=settings, db=None, jwt_secret="x" * 40)
     await wiring.attach(rt)
-    assert rt.llm._engine is None or rt.extras["llm_warm_up"].done()
-    await rt.extras["llm_warm_up"]
+    assert rt.llm._engine is None or rt.llm_warm_up.done()
+    await rt.llm_warm_up
     assert rt.llm._engine is not None and rt.llm._engine.name == RUNTIMES[0]
 
 

@@ -72,7 +72,7 @@ async def test_not_ready_when_the_worker_stops(tmp_path):
     async with app_on(url, tmp_path, worker=True) as (client, runtime):
         r = await client.get("/readyz")
         assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok", r.text
-        runtime.extras["worker"].stop()
-        await asyncio.wait_for(runtime.extras["worker_task"], 10)
+        runtime.worker.stop()
+        await asyncio.wait_for(runtime.worker_task, 10)
         r = await client.get("/readyz")
         assert r.status_code == 503 and r.json()["checks"]["worker"] == "stopped"

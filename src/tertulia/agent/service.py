@@ -20,6 +20,7 @@ from tertulia.agent.schemas import (
     GetAgentVersionsResponse,
 )
 from tertulia.auth.principal import Principal
+from tertulia.core import references
 from tertulia.core.errors import BadRequest, Conflict, NotFound
 from tertulia.core.paging import parse_sort_by
 from tertulia.core.versions import parse_version_selector
@@ -129,9 +130,7 @@ async def delete_agent(session: AsyncSession, who: Principal, agent_id: str) -> 
     agent = await require_agent(session, who.org_id, agent_id)
     if agent.deprecated:
         raise Conflict(f"Agent {agent_id} is already deleted.")
-    from tertulia.service.usage import ensure_not_used_by_active_service
-
-    await ensure_not_used_by_active_service(session, who.org_id, agent_id=agent_id)
+    await references.ensure_unused(session, who.org_id, "agent", agent_id)  # an active service using it: 400
     agent.deprecated = True
     await resource_updated(session, who.org_id, "agent", agent_id, None, "deleted")
     await session.flush()

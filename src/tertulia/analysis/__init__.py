@@ -1,39 +1,18 @@
-"""Post-conversation analysis (memories, user models, metrics) run as durable jobs."""
+"""Post-conversation analysis (memories, user models, metrics) run as durable jobs (``jobs.py``).
+
+The step names and their scheduling belong to the conversation (``conversation/postprocessing.py``); they are
+re-exported here for the handlers and older callers.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-EXTRACT_MEMORIES = "extract-memories"
-GENERATE_USER_MODELS = "generate-user-models"
-COMPUTE_METRICS = "compute-metrics"
-POST_PROCESSING_STEPS = (EXTRACT_MEMORIES, GENERATE_USER_MODELS, COMPUTE_METRICS)
-JOB_KIND_PREFIX = "post-processing."
-MAX_ATTEMPTS = 5
-
-
-async def enqueue_step(session: AsyncSession, org_id: str, conversation_id: str, step: str) -> None:
-    """Queue one post-processing step (idempotent: one job per (conversation, step) ever)."""
-    from tertulia.jobs.queue import enqueue_job
-
-    await enqueue_job(
-        session,
-        JOB_KIND_PREFIX + step,
-        {"conversation_id": conversation_id, "org_id": org_id},
-        org_id=org_id,
-        dedupe_key=f"post-processing:{conversation_id}:{step}",
-        max_attempts=MAX_ATTEMPTS,
-    )
-
-
-async def schedule_post_processing(session: AsyncSession, conversation) -> None:  # noqa: ANN001
-    """Enqueue the post-conversation jobs for a just-finished conversation, in the caller's transaction.
-
-    Skips ``is_test`` conversations. Does not commit. ``extract-memories`` and ``compute-metrics`` start at once;
-    ``generate-user-models`` is queued by ``extract-memories`` when it completes (it merges the new memories).
-    """
-    if conversation.is_test:
-        return None
-    for step in (EXTRACT_MEMORIES, COMPUTE_METRICS):
-        await enqueue_step(session, conversation.org_id, conversation.id, step)
-    return None
+from tertulia.conversation.postprocessing import (  # noqa: F401
+    COMPUTE_METRICS,
+    EXTRACT_MEMORIES,
+    GENERATE_USER_MODELS,
+    JOB_KIND_PREFIX,
+    MAX_ATTEMPTS,
+    POST_PROCESSING_STEPS,
+    enqueue_step,
+    schedule_post_processing,
+)

@@ -21,9 +21,9 @@ from tertulia.analysis import (
     enqueue_step,
 )
 from tertulia.analysis.memories import extract_memories
-from tertulia.analysis.transcript import load_transcript
 from tertulia.analysis.user_models import generate_user_model
 from tertulia.conversation.models import Conversation
+from tertulia.conversation.transcript import load_transcript
 from tertulia.core.clock import utcnow
 from tertulia.jobs.registry import JobContext, register
 from tertulia.organization.models import Organization

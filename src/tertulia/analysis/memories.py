@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tertulia.analysis.transcript import Transcript
+from tertulia.conversation.transcript import Transcript
 from tertulia.engine.ports import ChatMessage, LLMRequest
 
 INTERACTION = "ExtractMemories"

@@ -51,7 +51,7 @@ async def notify_expiring_keys(db, notice: timedelta) -> int:  # noqa: ANN001
 
 
 def _settings(runtime) -> JobSettings:  # noqa: ANN001
-    return runtime.extras.get("job_settings") or JobSettings()
+    return runtime.job_settings or JobSettings()
 
 
 async def scan(ctx: JobContext) -> None:

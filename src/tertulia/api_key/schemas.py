@@ -5,22 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from tertulia.core.schemas import NonEmptyStr, UserInfo, WireModel
+from tertulia.core.schemas import IsoDuration, NonEmptyStr, UserInfo, WireModel
 
 MIN_DURATION = timedelta(days=1)
 MAX_DURATION = timedelta(days=90)
-
-
-def _iso_8601_text(value: object) -> object:
-    """Durations arrive as ISO 8601 strings (``P30D``, ``PT4H``); bare numbers are refused."""
-    if not isinstance(value, str) or not value.strip().upper().startswith("P"):
-        raise ValueError("must be an ISO 8601 duration such as P30D or PT4H")
-    return value.strip()
-
-
-IsoDuration = Annotated[timedelta, BeforeValidator(_iso_8601_text)]
 
 
 def _one_to_ninety_days(value: timedelta) -> timedelta:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.auth import loading
 from tertulia.auth.principal import Principal
 from tertulia.auth.security import read_token
 from tertulia.core.db import unit_of_work
@@ -50,12 +49,11 @@ def _token_from(bearer: HTTPAuthorizationCredentials | None, basic: HTTPBasicCre
     return None, None
 
 
-async def load_principal(session: AsyncSession, org_id: str, user_id: str) -> Principal | None:
-    """The user's principal (role grants and live temporary grants), or None when there is no such user."""
-    try:
-        return await loading.load_principal(session, org_id, user_id, None)
-    except Unauthorized:
-        return None
+class PrincipalLoader(Protocol):
+    """The principal behind a verified token: raises ``Unauthorized`` when its API key was revoked or expired, or its
+    user no longer exists. Installed on ``app.state.principals`` (``tertulia.identity.principals``)."""
+
+    async def __call__(self, session: AsyncSession, org_id: str, user_id: str, api_key_id: str | None) -> Principal: ...
 
 
 async def authenticate(
@@ -86,8 +84,8 @@ async def authenticate(
     if claims.org_id != issuing_org or (claims.org_id != organization and not allow_issuing_org):
         # tertulia does not federate organizations: a token is valid only in the organization that issued it.
         raise Unauthorized("This token was not issued for this organization.")
-    # one statement: the key behind the token still alive, the user, its role and live temporary grants
-    principal = await loading.load_principal(session, issuing_org, claims.user_id, claims.api_key_id)
+    loader: PrincipalLoader = request.app.state.principals
+    principal = await loader(session, issuing_org, claims.user_id, claims.api_key_id)
     request.state.principal = principal
     return principal
 

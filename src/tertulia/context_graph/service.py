@@ -23,6 +23,7 @@ from tertulia.context_graph.schemas import (
     StateMachineInstance,
 )
 from tertulia.context_graph.validation import graph_problems
+from tertulia.core import references
 from tertulia.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from tertulia.core.paging import parse_sort_by
 from tertulia.core.versions import parse_version_selector
@@ -146,9 +147,7 @@ async def delete_graph(session: AsyncSession, org_id: str, graph_id: str) -> dic
     graph = await require_graph(session, org_id, graph_id)
     if graph.deprecated:
         raise Conflict(f"Context graph {graph_id} is already deleted.")
-    from tertulia.service.usage import ensure_not_used_by_active_service
-
-    await ensure_not_used_by_active_service(session, org_id, state_machine_id=graph_id)
+    await references.ensure_unused(session, org_id, "service_hierarchical_state_machine", graph_id)
     graph.deprecated = True
     await resource_updated(session, org_id, "service_hierarchical_state_machine", graph_id, None, "deleted")
     await session.flush()

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.analysis import schedule_post_processing
 from tertulia.auth.principal import Principal
 from tertulia.conversation import repository as repo
 from tertulia.conversation.models import Conversation, Message
+from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.conversation.schemas import (
     MAX_TAGS,
     ConversationInstance,

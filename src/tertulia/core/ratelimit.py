@@ -16,16 +16,26 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
 
 from fastapi import Request
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tertulia.core.errors import TooManyRequests
 from tertulia.core.rate_config import configured_limits
+from tertulia.core.tokens import read_token
+
+
+class Limiter(Protocol):
+    """``runtime.limiter``: per-operation request quotas."""
+
+    def limits(self, operation_id: str) -> bool: ...
+
+    async def hit(self, bucket: str, operation_id: str) -> dict[str, str] | None: ...
 
 
 class RateLimiter:
@@ -84,8 +94,6 @@ def _bucket(request: Request, org_id: str) -> str:
     """Whose quota a request spends: its user's in the organization when it carries a valid token of that
     organization; otherwise (sign-in, bad or foreign credentials) a quota of its own per client address, so nobody
     can use up a user's quota without their credentials. The token check is a signature check only (no database)."""
-    from tertulia.auth.security import read_token
-
     header = request.headers.get("authorization", "")
     token = header[7:] if header[:7].lower() == "bearer " else None
     if token is None and header[:6].lower() == "basic ":
@@ -109,7 +117,7 @@ async def rate_limit(request: Request) -> None:
     route = request.scope.get("route")
     operation_id = getattr(route, "operation_id", None)
     org_id = request.path_params.get("organization")
-    limiter: RateLimiter | None = request.app.state.runtime.limiter
+    limiter: Limiter | None = request.app.state.runtime.limiter
     if limiter is None or operation_id is None or org_id is None or not limiter.limits(operation_id):
         return
     headers = await limiter.hit(_bucket(request, org_id), operation_id)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
 class WireModel(BaseModel):
@@ -34,3 +35,13 @@ NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 def tags_to_list(tags: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Entities that answer tags as a list of ``Tag`` objects."""
     return [{"key": k, "value": v} for k, v in (tags or {}).items()]
+
+
+def _iso_8601_text(value: object) -> object:
+    """Durations arrive as ISO 8601 strings (``P30D``, ``PT4H``); bare numbers are refused."""
+    if not isinstance(value, str) or not value.strip().upper().startswith("P"):
+        raise ValueError("must be an ISO 8601 duration such as P30D or PT4H")
+    return value.strip()
+
+
+IsoDuration = Annotated[timedelta, BeforeValidator(_iso_8601_text)]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.core import references
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from tertulia.core.paging import TagFilter, page_list, parse_sort_by, parse_tag_filters, tags_match
@@ -21,7 +22,6 @@ from tertulia.dynamic_behavior_set.schemas import (
     CreateDynamicBehaviorSetVersionRequest,
     DynamicBehaviorInvocation,
     DynamicBehaviorSetInstance,
-    DynamicBehaviorSetVersion as VersionOut,
     FilterValues,
     GetDynamicBehaviorInvocationsResponse,
     GetDynamicBehaviorSetsResponse,
@@ -29,8 +29,10 @@ from tertulia.dynamic_behavior_set.schemas import (
     SearchDynamicBehaviorSetsResponse,
     UpdateDynamicBehaviorSetRequest,
 )
+from tertulia.dynamic_behavior_set.schemas import (
+    DynamicBehaviorSetVersion as VersionOut,
+)
 from tertulia.dynamic_behavior_set.search import MAX_RESULTS, relevance
-from tertulia.service.models import Service
 from tertulia.webhook.events import resource_updated
 
 GET = "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction"
@@ -39,9 +41,7 @@ GET = "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction"
 async def _ensure_services(session: AsyncSession, org_id: str, service_ids: list[str]) -> None:
     if not service_ids:
         return
-    found = set(
-        await session.scalars(select(Service.id).where(Service.org_id == org_id, Service.id.in_(service_ids)))
-    )
+    found = await references.existing(session, org_id, "service", service_ids)
     missing = [s for s in service_ids if s not in found]
     if missing:
         raise NotFound(f"Service {missing[0]} not found.")

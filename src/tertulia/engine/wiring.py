@@ -129,7 +129,7 @@ async def attach(runtime: Any) -> None:
 
         runtime.tools = HttpToolRunner.from_file(settings.tools_file)
     _start_warm_up(runtime)
-    closers = runtime.extras.setdefault("closers", [])
+    closers = runtime.closers
     for port in (runtime.llm, runtime.embedder, runtime.tools):
         close = getattr(port, "aclose", None)
         if close is not None:
@@ -149,7 +149,7 @@ def _start_warm_up(runtime: Any) -> None:
 
     task = asyncio.get_running_loop().create_task(warm_up())
     task.add_done_callback(report)
-    runtime.extras["llm_warm_up"] = task
+    runtime.llm_warm_up = task
 
 
 def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any = None) -> Ports:

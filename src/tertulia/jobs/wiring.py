@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tertulia.jobs.port import bind
 from tertulia.jobs.queue import SqlJobQueue
 from tertulia.jobs.settings import JobSettings
 
@@ -15,7 +16,8 @@ from tertulia.jobs.settings import JobSettings
 async def attach(runtime) -> None:  # noqa: ANN001
     settings = JobSettings()
     runtime.jobs = SqlJobQueue(runtime.db, lease_seconds=settings.lease_seconds)
-    runtime.extras["job_settings"] = settings
+    runtime.job_settings = settings
+    bind(runtime.db.sessions, runtime.jobs)  # producers enqueue through runtime.jobs (jobs/port.py)
     if settings.in_process:
         start_worker(runtime)
 
@@ -24,7 +26,7 @@ def start_worker(runtime) -> None:  # noqa: ANN001
     """Start a background worker on the running loop and register its closer (``close_runtime`` awaits it)."""
     from tertulia.jobs.worker import Worker
 
-    worker = Worker(runtime, runtime.extras.get("job_settings"))
+    worker = Worker(runtime, runtime.job_settings)
     task = asyncio.get_running_loop().create_task(worker.run_forever())
 
     async def close() -> None:
@@ -34,6 +36,6 @@ def start_worker(runtime) -> None:  # noqa: ANN001
         except (TimeoutError, asyncio.CancelledError):
             task.cancel()
 
-    runtime.extras.setdefault("closers", []).insert(0, close)
-    runtime.extras["worker"] = worker
-    runtime.extras["worker_task"] = task  # /readyz: the worker is alive while this task runs
+    runtime.closers.insert(0, close)
+    runtime.worker = worker
+    runtime.worker_task = task  # /readyz: the worker is alive while this task runs

@@ -15,7 +15,8 @@ import traceback
 
 from tertulia.core.clock import utcnow
 from tertulia.jobs.models import FAILED
-from tertulia.jobs.queue import LeaseLost, enqueue_job
+from tertulia.jobs.port import enqueue
+from tertulia.jobs.queue import LeaseLost
 from tertulia.jobs.registry import JobContext, known_kinds, lookup, periodic_kinds
 from tertulia.jobs.settings import JobSettings
 from tertulia.observability.jobs import job_observed
@@ -111,7 +112,7 @@ class Worker:
             seconds = max(1.0, float(period(self.settings)))
             bucket = int(now.timestamp() // seconds)
             async with self.runtime.db.unit_of_work() as session:
-                await enqueue_job(session, kind, {}, dedupe_key=f"periodic:{kind}:{seconds:g}:{bucket}", max_attempts=3)
+                await enqueue(session, kind, {}, dedupe_key=f"periodic:{kind}:{seconds:g}:{bucket}", max_attempts=3)
             wait = min(wait, (bucket + 1) * seconds - now.timestamp() + 0.01)
         return max(0.5, wait)
 

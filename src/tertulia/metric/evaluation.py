@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.analysis.transcript import Transcript
+from tertulia.conversation.transcript import Transcript
 from tertulia.core.clock import utcnow
 from tertulia.metric.judge import Judgement, judge
 from tertulia.metric.models import Metric, MetricEvaluationResult, MetricVersion
@@ -78,8 +78,8 @@ async def replace_results(session: AsyncSession, rows: list[MetricEvaluationResu
 async def evaluate_now(session: AsyncSession, llm: Any, who: Any, body: Any) -> Any:
     """``evaluate-metrics``: judge up to 10 metrics on a conversation now; store them as ``manual`` results (one per
     (conversation, metric): a new evaluation overwrites the previous one). Answers in request order."""
-    from tertulia.analysis.transcript import load_transcript
     from tertulia.conversation.models import Interaction
+    from tertulia.conversation.transcript import load_transcript
     from tertulia.core.errors import BadRequest, NotFound
     from tertulia.metric import schemas as s
 

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from tertulia.analysis.transcript import Transcript
+from tertulia.conversation.transcript import Transcript
 from tertulia.engine.ports import ChatMessage, LLMRequest
 
 INTERACTION = "EvaluateMetric"

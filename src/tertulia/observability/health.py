@@ -46,7 +46,7 @@ async def check_database(db: Any) -> tuple[str, str]:
 
 
 def check_worker(runtime: Any) -> str:
-    task = runtime.extras.get("worker_task")
+    task = runtime.worker_task
     if task is None:
         return "disabled"
     if task.done():

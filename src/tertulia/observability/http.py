@@ -86,7 +86,8 @@ async def metrics_endpoint(request: Request) -> Response:
     if not ObservabilitySettings().metrics_enabled:
         return JSONResponse({"detail": "Metrics are disabled (TERTULIA_METRICS_ENABLED=false)."}, status_code=404)
     runtime = getattr(request.app.state, "runtime", None)
-    body, content_type = await metrics.render(runtime.db if runtime is not None else None)
+    body, content_type = await metrics.render(runtime.db if runtime is not None else None,
+                                              getattr(request.app.state, "gauges", None))
     return Response(body, media_type=content_type)
 
 

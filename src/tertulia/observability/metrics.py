@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
 FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -99,56 +98,12 @@ class _Snapshot:
         return self.families
 
 
-async def collect_database(db: Any) -> list[Any]:
-    """Queue depth, running jobs and the oldest due job's wait by kind, and active conversation leases."""
-    from sqlalchemy import func, select
-
-    from tertulia.core.clock import utcnow
-    from tertulia.jobs.models import QUEUED, RUNNING, Job
-
-    now = utcnow()
-    depth = GaugeMetricFamily("tertulia_job_queue_depth", "Queued jobs (due or delayed) by kind.", labels=["kind"])
-    running = GaugeMetricFamily("tertulia_jobs_running", "Jobs claimed by a worker right now, by kind.", labels=["kind"])
-    oldest = GaugeMetricFamily(
-        "tertulia_job_oldest_age_seconds", "How long the oldest due queued job has waited, by kind.", labels=["kind"]
-    )
-    leases = GaugeMetricFamily("tertulia_conversation_active_leases", "Conversations with a turn in flight.")
-    async with db.sessions() as session:
-        rows = await session.execute(
-            select(Job.kind, Job.status, func.count(), func.min(Job.run_after))
-            .where(Job.status.in_([QUEUED, RUNNING]))
-            .group_by(Job.kind, Job.status)
-        )
-        due_rows = await session.execute(
-            select(Job.kind, func.min(Job.run_after)).where(Job.status == QUEUED, Job.run_after <= now).group_by(Job.kind)
-        )
-        from tertulia.conversation.models import Conversation
-
-        active = await session.scalar(
-            select(func.count()).select_from(Conversation)
-            .where(Conversation.lock_token.is_not(None), Conversation.lock_expires_at > now)
-        )
-    kinds_seen: set[str] = set()
-    for kind, status, count, _ in rows.all():
-        kinds_seen.add(kind)
-        (depth if status == QUEUED else running).add_metric([kind], float(count))
-    due = {kind: first for kind, first in due_rows.all()}
-    for kind in sorted(kinds_seen | set(due)):
-        first = due.get(kind)
-        if first is not None and first.tzinfo is None:
-            from datetime import UTC
-
-            first = first.replace(tzinfo=UTC)
-        oldest.add_metric([kind], max(0.0, (now - first).total_seconds()) if first is not None else 0.0)
-    leases.add_metric([], float(active or 0))
-    return [depth, running, oldest, leases]
-
-
-async def render(db: Any = None) -> tuple[bytes, str]:
-    """The exposition text: this process's (or all processes') counters and histograms, then the database gauges."""
+async def render(db: Any = None, collect: Any = None) -> tuple[bytes, str]:
+    """The exposition text: this process's (or all processes') counters and histograms, then the database gauges
+    (``collect(db)``: ``tertulia.gauges.collect_database``, installed by the app)."""
     body = generate_latest(_process_registry())
-    if db is not None:
+    if db is not None and collect is not None:
         snapshot = CollectorRegistry(auto_describe=False)
-        snapshot.register(_Snapshot(await collect_database(db)))
+        snapshot.register(_Snapshot(await collect(db)))
         body += generate_latest(snapshot)
     return body, CONTENT_TYPE_LATEST

@@ -92,7 +92,7 @@ def summary_fields(runtime: Any) -> dict[str, str]:
         "speech_to_text": describe(runtime.stt),
         "text_to_speech": describe(runtime.tts),
         "blob_store": describe(runtime.blobs),
-        "worker": "on" if runtime.extras.get("worker_task") is not None else "off",
+        "worker": "on" if runtime.worker_task is not None else "off",
         "rate_limits": limits,
         "tracing": "on (OTLP)" if tracing.sdk_active() else "off",
         "metrics": ("on, multi-process" if metrics.multiprocess_dir() else "on") if obs.metrics_enabled else "off",

@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.jobs.queue import enqueue_job
+from tertulia.jobs.port import enqueue
 from tertulia.jobs.registry import JobContext, register
 
 PURGE_BLOBS = "organization.purge-blobs"
@@ -21,7 +21,7 @@ log = logging.getLogger("tertulia.organization")
 
 async def queue_blob_purge(session: AsyncSession, org_id: str) -> None:
     """Queue the purge in the caller's transaction (it commits with the deletion, or not at all)."""
-    await enqueue_job(session, PURGE_BLOBS, {"org_id": org_id}, dedupe_key=f"{PURGE_BLOBS}:{org_id}", max_attempts=10)
+    await enqueue(session, PURGE_BLOBS, {"org_id": org_id}, dedupe_key=f"{PURGE_BLOBS}:{org_id}", max_attempts=10)
 
 
 async def purge_blobs(ctx: JobContext) -> None:

@@ -11,15 +11,7 @@ from tertulia.auth.permissions import DEFAULT_ROLES
 from tertulia.organization.models import Organization
 from tertulia.role.models import Role
 from tertulia.user.models import User
-
-DEFAULT_PREFERENCES = {
-    "enable_response_recommendation": False,
-    "preferred_language": None,
-    "conversations_visible_to_admins": True,
-    "user_model_visible_to_admins": True,
-    "timezone": None,
-    "audio_keyterms": [],
-}
+from tertulia.user.schemas import DEFAULT_PREFERENCES  # noqa: F401  (re-exported)
 
 
 @dataclass

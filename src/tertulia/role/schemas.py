@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, StringConstraints
 
-from tertulia.api_key.schemas import IsoDuration
 from tertulia.auth.permissions import ALL_PERMISSIONS
-from tertulia.core.schemas import NonEmptyStr, TagDict, UserInfo, WireModel
+from tertulia.core.schemas import IsoDuration, NonEmptyStr, TagDict, UserInfo, WireModel
 
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 FrontendView = Literal["client", "admin"]

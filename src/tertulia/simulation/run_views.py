@@ -132,7 +132,7 @@ async def artifacts(session: AsyncSession, runtime: Any, who: Principal, run_id:
     for spec in run.unit_test_run_specs or []:
         graph_id = spec["service_hierarchical_state_machine_version_info"][0]
         who.require("Organization:GetServiceHierarchicalStateMachine", {"service_hierarchical_state_machine_id": graph_id})
-    speech = runtime.extras.get("speech")
+    speech = runtime.speech
     if not run.artifacts_generated or not run.artifacts_key or speech is None:
         raise BadRequest("The artifacts of this run are not available yet (they are generated when the run ends).")
     expires_at = (utcnow() + timedelta(seconds=SimulationSettings().artifact_url_ttl_seconds)).replace(microsecond=0)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.auth.principal import Principal
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import Conflict, NotFound
-from tertulia.jobs.queue import enqueue_job
+from tertulia.jobs.port import enqueue
 from tertulia.metric.models import Metric
 from tertulia.service.resolution import resolve_version_set
 from tertulia.simulation import FINALIZE_JOB, RUN_ITEM_JOB
@@ -123,13 +123,13 @@ async def create_run(
 async def enqueue_item(session: AsyncSession, org_id: str, run_id: str, position: int,
                        settings: SimulationSettings | None = None) -> None:
     settings = settings or SimulationSettings()
-    await enqueue_job(session, RUN_ITEM_JOB, {"org_id": org_id, "run_id": run_id, "position": position},
+    await enqueue(session, RUN_ITEM_JOB, {"org_id": org_id, "run_id": run_id, "position": position},
                       org_id=org_id, dedupe_key=f"simulation:{run_id}:{position}",
                       max_attempts=max(1, settings.job_max_attempts))
 
 
 async def enqueue_finalize(session: AsyncSession, org_id: str, run_id: str) -> None:
-    await enqueue_job(session, FINALIZE_JOB, {"org_id": org_id, "run_id": run_id}, org_id=org_id,
+    await enqueue(session, FINALIZE_JOB, {"org_id": org_id, "run_id": run_id}, org_id=org_id,
                       dedupe_key=f"simulation:{run_id}:finalize", max_attempts=5)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tertulia.analysis.transcript import load_transcript
+from tertulia.conversation.transcript import load_transcript
 from tertulia.core.errors import BadRequest, NotFound
 from tertulia.engine.ports import ChatMessage, LLMRequest
 

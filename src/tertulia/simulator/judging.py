@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.analysis.transcript import load_transcript
+from tertulia.conversation.transcript import load_transcript
 from tertulia.metric.evaluation import judge_metric, replace_results, result_row
 from tertulia.metric.judge import Judgement
 from tertulia.metric.models import Metric, MetricEvaluationResult, MetricVersion

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.auth.deps import load_principal
 from tertulia.auth.principal import Principal
 from tertulia.conversation.models import Conversation
+from tertulia.identity.principals import load_principal
 from tertulia.role.models import Role
 from tertulia.user.models import User, UserModelEntry
 from tertulia.user.repository import delete_user_rows

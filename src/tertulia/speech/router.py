@@ -16,7 +16,7 @@ router = APIRouter(tags=["Blobs"])
 @router.get("/blobs/{key:path}", include_in_schema=False, operation_id="get-blob")
 async def get_blob(request: Request, key: str, expires: int = Query(...), signature: str = Query(...)) -> Response:
     runtime = request.app.state.runtime
-    speech = runtime.extras.get("speech")
+    speech = runtime.speech
     if speech is None or runtime.blobs is None:
         raise NotFound("Not found.")
     if not speech.signer.verify(key, expires, signature, utcnow()):

@@ -108,7 +108,7 @@ def response_audio_type(accept: str | None) -> str:
 
 
 def output_sample_rate(runtime: Any) -> int:
-    speech = runtime.extras.get("speech")
+    speech = runtime.speech
     return speech.settings.speech_output_sample_rate if speech else 24000
 
 
@@ -182,7 +182,8 @@ async def discard(runtime: Any, key: str | None) -> None:
 
 def message_source(runtime: Any, *, key: str, content_type: str | None, base_url: str, long_lived: bool = False) -> dict:
     """``{url, expires_at, content_type}``: a URL this server serves, signed and expiring (12 h when long-lived)."""
-    speech = runtime.extras["speech"]
+    speech = runtime.speech
+    assert speech is not None, "message_source needs the speech package attached"
     expires_at = expiry(utcnow(), speech.settings.source_url_ttl_seconds, long_lived)
     base = speech.public_base_url or base_url
     return {

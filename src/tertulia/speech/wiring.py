@@ -1,5 +1,5 @@
 """Attach the speech adapters to the runtime: ``runtime.stt``, ``runtime.tts``, ``runtime.blobs`` and
-``runtime.extras["speech"]`` (settings and the URL signer). Picked up by ``tertulia.wiring``.
+``runtime.speech`` (settings and the URL signer). Picked up by ``tertulia.wiring``.
 
 ``auto`` providers: an OpenAI-compatible base URL when configured, else the embedded engine when its package is
 installed (faster-whisper + tiny.en for speech-to-text; piper + joe voice, then espeak-ng, for text-to-speech),
@@ -9,21 +9,14 @@ else none (voice requests then answer 400). Models load lazily on first use.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tertulia.speech.blobs import FilesystemBlobStore, S3BlobStore, UrlSigner
+from tertulia.speech.context import SpeechContext
 from tertulia.speech.settings import SpeechSettings
 
 log = logging.getLogger("tertulia.speech")
-
-
-@dataclass
-class SpeechContext:
-    settings: SpeechSettings
-    signer: UrlSigner
-    public_base_url: str | None  # set only when configured explicitly; else URLs follow the request's host
 
 
 def build_stt(settings: SpeechSettings) -> Any:
@@ -98,12 +91,12 @@ async def attach(runtime: Any, settings: SpeechSettings | None = None) -> None:
     runtime.tts = runtime.tts or build_tts(settings)
     runtime.blobs = runtime.blobs or build_blobs(settings, runtime.settings.data_dir)
     explicit = "public_base_url" in runtime.settings.model_fields_set
-    runtime.extras["speech"] = SpeechContext(
+    runtime.speech = SpeechContext(
         settings=settings,
         signer=UrlSigner(runtime.jwt_secret),
         public_base_url=runtime.settings.public_base_url if explicit else None,
     )
-    closers = runtime.extras.setdefault("closers", [])
+    closers = runtime.closers
     for adapter in (runtime.stt, runtime.tts):
         if hasattr(adapter, "aclose"):
             closers.append(adapter.aclose)

@@ -14,7 +14,8 @@ Each call takes and releases the conversation's lease like an HTTP request does,
 traffic on the same conversation (a concurrent turn makes it raise ``Conflict``). Validation failures raise the
 same ``ApiError``s the API answers with (``BadRequest``, ``NotFound``, ``Conflict``, ...); a turn that fails once
 started (the engine or the LLM failing) persists nothing and comes back with ``error`` set, exactly like the
-stream's ``error`` event. ``events`` holds every event the HTTP stream would have carried.
+stream's ``error`` event. ``events`` holds every event the HTTP stream would have carried. ``store``: another
+``TurnStore`` (default: the SQL one on ``runtime.db``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tertulia.auth.deps import load_principal
 from tertulia.auth.principal import Principal
 from tertulia.core.errors import ApiError, NotFound
+from tertulia.identity.principals import load_principal
 from tertulia.runtime import Runtime
 from tertulia.turns import service
 from tertulia.turns.contract import TurnPlan, TurnStore
@@ -96,6 +97,7 @@ async def start_conversation(
     tags: dict[str, str | None] | None = None,
     is_test: bool = False,
     emit_actions: bool | None = None,
+    store: TurnStore | None = None,
 ) -> TurnResult:
     """Create a conversation of ``who`` with ``service_id`` and run its opening turn (``create-conversation``).
     ``emit_actions=False`` leaves the ``current-agent-action`` events out (as ``emit_current_agent_action_event``)."""
@@ -103,7 +105,7 @@ async def start_conversation(
         service_id=service_id, service_version_set_name=version_set_name, initial_message=initial_message,
         initial_message_type=initial_message_type, tags=tags or {}, is_test=is_test,
     )
-    store = _store(runtime)
+    store = store or _store(runtime)
     plan = await service.plan_create(store, runtime, who, body, "text", None, emit_actions)
     return await _run(runtime, store, plan)
 
@@ -117,11 +119,12 @@ async def interact(
     message_type: str = "user-message",
     external_events: list[tuple[str, str]] | None = None,
     emit_actions: bool | None = None,
+    store: TurnStore | None = None,
 ) -> TurnResult:
     """One turn of an existing conversation (``interact-with-conversation``, text in and out). ``message_type``:
     ``user-message``, ``external-event`` or ``skip`` (no text); ``external_events``: (content, ISO timestamp)."""
     events = external_events or []
-    store = _store(runtime)
+    store = store or _store(runtime)
     plan = await service.plan_interact(
         store, runtime, who, conversation_id, message_type=message_type, text=text,
         external_contents=[c for c, _ in events], external_timestamps=[t for _, t in events],

@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.analysis import schedule_post_processing
 from tertulia.analysis.memory_store import UserMemoryStore
 from tertulia.conversation import lease
 from tertulia.conversation import repository as conversations
 from tertulia.conversation.models import Conversation
+from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.core.clock import utcnow
 from tertulia.core.db import Database
 from tertulia.core.ids import new_object_id

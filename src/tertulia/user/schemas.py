@@ -188,3 +188,13 @@ class ModifyUserVariablesRequest(WireModel):
 
 def stats_of(num_conversations: int, num_messages: int, last_message_time: datetime | None) -> dict[str, Any]:
     return {"num_conversations": num_conversations, "num_messages": num_messages, "last_message_time": last_message_time}
+
+
+DEFAULT_PREFERENCES = {
+    "enable_response_recommendation": False,
+    "preferred_language": None,
+    "conversations_visible_to_admins": True,
+    "user_model_visible_to_admins": True,
+    "timezone": None,
+    "audio_keyterms": [],
+}

@@ -11,12 +11,12 @@ from tertulia.auth.principal import Principal
 from tertulia.core.errors import BadRequest, Conflict, NotFound
 from tertulia.core.paging import fetch_page, page_list, parse_sort_by
 from tertulia.organization.models import Organization
-from tertulia.organization.provisioning import DEFAULT_PREFERENCES
 from tertulia.role import repository as roles
 from tertulia.role.privileges import ensure_at_least_as_permissive
 from tertulia.user import repository as repo
 from tertulia.user.models import User
 from tertulia.user.schemas import (
+    DEFAULT_PREFERENCES,
     CreateInvitedUserRequest,
     CreateInvitedUserResponse,
     GetUsersResponse,

@@ -69,7 +69,7 @@ async def deliver(ctx: JobContext) -> None:
         "x-amigo-request-timestamp": timestamp,
         "x-amigo-request-signature": ",".join(sign(s, timestamp, body) for s in secrets),
     }
-    settings = runtime.extras.get("job_settings")
+    settings = runtime.job_settings
     timeout = settings.webhook_timeout_seconds if settings else 10.0
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:

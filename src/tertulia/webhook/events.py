@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.jobs.queue import enqueue_job
+from tertulia.jobs.port import enqueue
 from tertulia.webhook.models import WebhookDelivery, WebhookDestination
 
 DELIVER = "webhook.deliver"
@@ -48,7 +48,7 @@ async def enqueue_event(session: AsyncSession, org_id: str, event_type: str, con
         )
         session.add(delivery)
         await session.flush()
-        await enqueue_job(
+        await enqueue(
             session,
             DELIVER,
             {"delivery_id": delivery.id},

@@ -1,4 +1,4 @@
-"""HTTP routes of the auth domain: sign-in with an API key (registered before ``/user/{id}`` routes)."""
+"""HTTP routes of the identity domain: sign-in with an API key (registered before ``/user/{id}`` routes)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Header
 
-from tertulia.auth import service
 from tertulia.auth.deps import OrgPath, RuntimeDep, SessionDep
-from tertulia.auth.schemas import SigninWithAPIKeyResponse
 from tertulia.core.routing import domain_router
+from tertulia.identity import service
+from tertulia.identity.schemas import SigninWithAPIKeyResponse
 
 router = domain_router("User")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -55,18 +56,15 @@ async def list_jobs(status: str | None, kind: str | None, limit: int) -> None:
     Console().print(table)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, prepare: Callable[[], None]) -> None:
+    """Add the job commands to ``app``; ``prepare`` runs before a worker starts (logging, migrations)."""
+
     @app.command()
     def worker(
         concurrency: int = typer.Option(0, help="Jobs run at once (default: TERTULIA_JOBS_CONCURRENCY or 4)."),
     ) -> None:
         """Run a job worker alone (post-processing, webhook deliveries). Any number may share one database."""
-        from tertulia.cli import _migrate
-
-        from tertulia.observability.logs import configure_logging
-
-        configure_logging()
-        _migrate()
+        prepare()
         asyncio.run(run_worker(concurrency or None))
 
     @app.command()

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.api_key.models import ApiKey
 from tertulia.auth.permissions import at_most_as_permissive
-from tertulia.auth.schemas import SigninWithAPIKeyResponse
 from tertulia.auth.security import hash_secret, mint_token, verify_secret
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import NotFound, Unauthorized
+from tertulia.identity.schemas import SigninWithAPIKeyResponse
 from tertulia.organization.models import Organization
 from tertulia.role.models import Role
 from tertulia.runtime import Runtime

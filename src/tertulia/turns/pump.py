@@ -10,7 +10,7 @@
 
 ``pump`` yields event dicts (the in-process runner collects them); ``ndjson_body`` encodes them for HTTP.
 
-Observed (``observability.turns.TurnObserver``): turn latency / first-event metrics by service, the interaction id
+Observed (``observer.TurnObserver``): turn latency / first-event metrics by service, the interaction id
 in every log line of the turn, and, when prompt logs are on, every LLM call's prompt and output (stored in its own
 short transaction when the turn ends, whatever the outcome).
 """
@@ -27,9 +27,9 @@ import orjson
 from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
 from tertulia.engine.turn import run_turn
 from tertulia.engine.wiring import make_ports
-from tertulia.observability.turns import TurnObserver
 from tertulia.runtime import Runtime
 from tertulia.turns.contract import TurnPlan, TurnStore
+from tertulia.turns.observer import TurnObserver
 from tertulia.turns.voice import discard_audio, speech_stream, store_reply_audio
 
 log = logging.getLogger("tertulia.turns")

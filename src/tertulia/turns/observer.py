@@ -20,8 +20,12 @@ from collections.abc import AsyncIterator
 from contextvars import Token
 from typing import Any
 
+from sqlalchemy import select
+
 from tertulia.observability import context, metrics, prompt_capture
 from tertulia.observability.settings import ObservabilitySettings
+from tertulia.prompt_log.service import store
+from tertulia.user.models import User
 
 log = logging.getLogger("tertulia.turns")
 
@@ -45,10 +49,6 @@ class TurnObserver:
         return self
 
     async def _secrets(self) -> list[str]:
-        from sqlalchemy import select
-
-        from tertulia.user.models import User
-
         settings = self.runtime.settings
         values = [settings.llm_api_key, self.runtime.jwt_secret]
         try:
@@ -114,8 +114,6 @@ class TurnObserver:
                 await self._store()
 
     async def _store(self) -> None:
-        from tertulia.prompt_log.service import store
-
         try:
             async with self.runtime.db.unit_of_work() as session:
                 await store(session, self.ids["org_id"], self.ids["conversation_id"], self.ids["interaction_id"],

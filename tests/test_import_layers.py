@@ -3,7 +3,7 @@ pyproject.toml), imports inside functions included (grimp reads every import sta
 
 * ``core`` imports nothing of tertulia; ``engine`` and ``speech`` import only ``core``;
 * only the application layer (``APPLICATION``) imports ``turns``;
-* no import cycles between packages, but for the role/user/API-key imports pyproject.toml lists as known debt.
+* no import cycles between packages (any ``ignore_imports`` pyproject.toml might list are honoured).
 """
 
 from __future__ import annotations

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.api_key.models import ApiKey
 from tertulia.role.models import Role, TemporaryPermissionGrant
-from tertulia.user.models import User
 
 
 async def get_role(session: AsyncSession, org_id: str, role_id: str) -> Role | None:
@@ -30,16 +28,6 @@ async def list_active_roles(session: AsyncSession, org_id: str, ids: Sequence[st
     if names:
         query = query.where(Role.name.in_(names))
     return list(await session.scalars(query.order_by(Role.created_at, Role.id)))
-
-
-async def move_holders(session: AsyncSession, org_id: str, old_role_id: str, new_role_id: str) -> None:
-    """Every user and API key on ``old_role_id`` switches to ``new_role_id``."""
-    await session.execute(
-        update(User).where(User.org_id == org_id, User.role_id == old_role_id).values(role_id=new_role_id)
-    )
-    await session.execute(
-        update(ApiKey).where(ApiKey.org_id == org_id, ApiKey.role_id == old_role_id).values(role_id=new_role_id)
-    )
 
 
 async def list_grants(session: AsyncSession, org_id: str, ids: Sequence[str], user_ids: Sequence[str]) -> list[TemporaryPermissionGrant]:

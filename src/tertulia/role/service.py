@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.auth.principal import Principal
 from tertulia.core.clock import utcnow
 from tertulia.core.errors import Conflict, NotFound
 from tertulia.core.paging import page_list, parse_sort_by, parse_tag_filters, tags_match
+from tertulia.role import holders
 from tertulia.role import repository as repo
 from tertulia.role.models import Role, TemporaryPermissionGrant
 from tertulia.role.privileges import ensure_at_least_as_permissive
@@ -25,7 +25,6 @@ from tertulia.role.schemas import (
     RoleInstance,
     TemporaryPermissionGrantInstance,
 )
-from tertulia.user.models import User
 
 
 async def require_role(session: AsyncSession, org_id: str, name: str) -> Role:
@@ -35,11 +34,12 @@ async def require_role(session: AsyncSession, org_id: str, name: str) -> Role:
     return role
 
 
-async def require_user(session: AsyncSession, org_id: str, user_id: str) -> User:
-    user = await session.scalar(select(User).where(User.org_id == org_id, User.user_id == user_id))
-    if user is None:
+async def require_user_role(session: AsyncSession, org_id: str, user_id: str) -> str:
+    """The role id the user holds (404 when there is no such user)."""
+    role_id = await holders.of("user").role_of(session, org_id, user_id)
+    if role_id is None:
         raise NotFound(f"User {user_id} not found.")
-    return user
+    return role_id
 
 
 async def create_role(session: AsyncSession, who: Principal, body: CreateRoleRequest) -> RoleIdResponse:
@@ -98,7 +98,7 @@ async def modify_role(session: AsyncSession, who: Principal, name: str, body: Mo
     role.superseded_at = utcnow()
     session.add(clone)
     await session.flush()
-    await repo.move_holders(session, who.org_id, role.id, clone.id)
+    await holders.move_all(session, who.org_id, role.id, clone.id)
     await session.flush()
     return RoleIdResponse(role_id=clone.id)
 
@@ -107,12 +107,12 @@ async def assign_role(session: AsyncSession, who: Principal, name: str, user_id:
     """The caller's role must cover both the role handed out and the role the user holds now (no demoting a
     more privileged user)."""
     role = await require_role(session, who.org_id, name)
-    user = await require_user(session, who.org_id, user_id)
+    user_role_id = await require_user_role(session, who.org_id, user_id)
     await ensure_at_least_as_permissive(session, who, role.permission_grants, f"the role {name!r}")
-    current = await repo.get_role(session, who.org_id, user.role_id)
+    current = await repo.get_role(session, who.org_id, user_role_id)
     if current is not None:
         await ensure_at_least_as_permissive(session, who, current.permission_grants, "this user's current role")
-    user.role_id = role.id
+    await holders.of("user").set_role(session, who.org_id, user_id, role.id)
     await session.flush()
     return RoleIdResponse(role_id=role.id)
 
@@ -120,7 +120,7 @@ async def assign_role(session: AsyncSession, who: Principal, name: str, user_id:
 async def create_grant(
     session: AsyncSession, who: Principal, body: CreateTemporaryPermissionGrantRequest
 ) -> CreateTemporaryPermissionGrantResponse:
-    await require_user(session, who.org_id, body.user_id)
+    await require_user_role(session, who.org_id, body.user_id)
     grant = body.permission_grant.stored()
     await ensure_at_least_as_permissive(session, who, [grant], "the permission grant")
     row = TemporaryPermissionGrant(

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.auth.principal import Principal
 from tertulia.core.errors import BadRequest, Conflict, NotFound
 from tertulia.core.paging import fetch_page, page_list, parse_sort_by
-from tertulia.organization.models import Organization
 from tertulia.role import repository as roles
 from tertulia.role.privileges import ensure_at_least_as_permissive
 from tertulia.user import repository as repo
 from tertulia.user.models import User
+from tertulia.user.organizations import organizations
 from tertulia.user.schemas import (
     DEFAULT_PREFERENCES,
     CreateInvitedUserRequest,
@@ -80,8 +80,8 @@ async def invite_user(session: AsyncSession, who: Principal, body: CreateInvited
     if body.user_preferences is not None:
         preferences = body.user_preferences.model_dump(mode="json")
     else:
-        org = await session.get(Organization, who.org_id)
-        preferences = dict((org.default_user_preferences if org else None) or DEFAULT_PREFERENCES)
+        defaults = await organizations().default_user_preferences(session, who.org_id)
+        preferences = dict(defaults or DEFAULT_PREFERENCES)
     user = User(
         org_id=who.org_id,
         first_name=body.first_name,
@@ -199,6 +199,6 @@ async def sign_in_with_email(session: AsyncSession, org_id: str) -> dict[str, An
     """Magic-link sign-in. tertulia sends no email (it has no mail transport): for a known organization this
     always answers 200 with ``{}``, whether or not the email belongs to a verified user, so nothing leaks.
     Clients sign in with ``signin_with_api_key`` instead."""
-    if await session.get(Organization, org_id) is None:
+    if not await organizations().exists(session, org_id):
         raise NotFound(f"Organization {org_id} not found.")
     return {}

@@ -15,7 +15,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPLICATION = {"turns", "simulator", "app", "asgi", "cli", "console", "bootstrap", "demo", "first_run", "gauges",
+APPLICATION = {"turns", "simulator", "app", "asgi", "cli", "chat", "console", "bootstrap", "demo", "first_run", "gauges",
                "wiring", "worker_cli"}
 
 

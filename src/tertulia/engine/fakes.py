@@ -54,6 +54,8 @@ class ScriptedLLM:
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self.delay: float = 0.0  # seconds per call (to observe concurrency in tests)
         self.delays: dict[str, float] = {}  # extra seconds per call of one interaction (see ``slow``)
+        # Unscripted decisions by json_schema name (else the schema's first valid value, see ``default_for_schema``).
+        self.decision_defaults: dict[str, Callable[[LLMRequest, dict], Any]] = {}
 
     # -- scripting -----------------------------------------------------------------------------------------------
     def script_decision(self, interaction: str, value: dict[str, Any] | Callable[[LLMRequest, dict], dict]) -> None:
@@ -110,6 +112,8 @@ class ScriptedLLM:
         if queue:
             value = queue.popleft()
             value = value(request, schema) if callable(value) else value
+        elif schema_name in self.decision_defaults:
+            value = self.decision_defaults[schema_name](request, schema)
         else:
             value = default_for_schema(schema, schema_name)
         raw = json.dumps(value, sort_keys=True, default=str)
@@ -125,6 +129,27 @@ class ScriptedLLM:
     def _next_failure(self, interaction: str) -> _Failure | None:
         queue = self._failures[interaction]
         return queue.popleft() if queue else None
+
+
+_CANDIDATE = re.compile(r"^- (behavior \d+): (.+)$", re.M)
+
+
+def behavior_said_word_for_word(request: LLMRequest, schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``fake`` provider's behavior confirmation (serve-mode demos and end-to-end tests, which cannot script a
+    server's LLM): a candidate is confirmed when the user's latest message contains one of its triggers word for word;
+    otherwise the schema's first value (``none``). Reads the one-pick prompt of ``engine/dbs.py``."""
+    value = default_for_schema(schema, "select_dynamic_behavior")
+    body = request.messages[-1].content if request.messages else ""
+    head, _, rest = body.partition("## Conversation so far\n")
+    said = [line[len("User: "):] for line in rest.split("\n\n", 1)[0].splitlines() if line.startswith("User: ")]
+    latest = said[-1].lower() if said else ""
+    options = schema.get("properties", {}).get("behavior", {}).get("enum", [])
+    for label, text in _CANDIDATE.findall(head):
+        first, _, also = text.partition(" (also: ")
+        triggers = [first.replace(" (currently active)", ""), *also.rstrip(")").split("; ")] if also else [first]
+        if label in options and any(t.strip().rstrip(".").lower() in latest for t in triggers if t.strip()):
+            return {**value, "behavior": label}
+    return value
 
 
 def default_for_schema(schema: dict[str, Any], name: str = "value") -> Any:

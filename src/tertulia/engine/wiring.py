@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from tertulia.engine.contract import EngineError, Ports
-from tertulia.engine.fakes import EmptyMemories, FakeEmbedder, FakeTools, ScriptedLLM
+from tertulia.engine.fakes import EmptyMemories, FakeEmbedder, FakeTools, ScriptedLLM, behavior_said_word_for_word
 
 log = logging.getLogger("tertulia.engine")
 
@@ -67,7 +67,9 @@ def _local_available() -> bool:
 def _build_llm(settings: Any) -> Any:
     provider = (settings.llm_provider or "auto").lower()
     if provider == "fake":
-        return ScriptedLLM()
+        llm = ScriptedLLM()
+        llm.decision_defaults["select_dynamic_behavior"] = behavior_said_word_for_word
+        return llm
     if provider == "openai" or (provider == "auto" and settings.llm_base_url):
         from tertulia.engine.adapters.openai_compat import OpenAICompatLLM
 

@@ -48,12 +48,11 @@ import httpx  # noqa: E402
 from tests.support.cluster import (  # noqa: E402
     INTERACT_QUERY,
     Cluster,
+    PostgresUnavailable,
+    benchmark_database,
     count_messages,
-    drop_database,
     interact_files,
     new_service,
-    postgres_available,
-    recreate_database,
 )
 from tests.support.serve_process import free_port  # noqa: E402
 
@@ -302,27 +301,22 @@ def main() -> int:
     if args.database == "sqlite" and args.processes > 1:
         print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
     stub = None
-    url = None
     with tempfile.TemporaryDirectory(prefix="tertulia-load-") as tmp:
         try:
-            if args.database == "postgres":
-                why = postgres_available()
-                if why:
-                    print(f"PostgreSQL needed: {why}", file=sys.stderr)
-                    return 2
-                url = recreate_database(args.pg_database)
-            llm_url = None
-            if args.llm == "stub":
-                stub, llm_url = start_stub()
-                args.llm_url = llm_url
-            with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
-                return asyncio.run(run(cluster, args))
+            with benchmark_database(args.database, args.pg_database, Path(tmp) / "cluster.db") as url:
+                llm_url = None
+                if args.llm == "stub":
+                    stub, llm_url = start_stub()
+                    args.llm_url = llm_url
+                with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
+                    return asyncio.run(run(cluster, args))
+        except PostgresUnavailable as exc:
+            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
+            return 2
         finally:
             if stub is not None:
                 stub.terminate()
                 stub.wait(10)
-            if url is not None:
-                drop_database(args.pg_database)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from tests.support.cluster import INTERACT_QUERY, drop_database, interact_files, postgres_available, recreate_database  # noqa: E402
+from tests.support.cluster import INTERACT_QUERY, PostgresUnavailable, benchmark_database, interact_files  # noqa: E402
 
 
 class Counter:
@@ -140,19 +140,12 @@ def main() -> int:
     parser.add_argument("--show", action="store_true", help="print the statements of one interact")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tertulia-rt-") as tmp:
-        if args.database == "postgres":
-            why = postgres_available()
-            if why:
-                print(f"PostgreSQL needed: {why}", file=sys.stderr)
-                return 2
-            url = recreate_database(args.pg_database)
-        else:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'rt.db'}"
         try:
-            asyncio.run(run(url, Path(tmp) / "data", args.turns, args.show))
-        finally:
-            if args.database == "postgres":
-                drop_database(args.pg_database)
+            with benchmark_database(args.database, args.pg_database, Path(tmp) / "rt.db") as url:
+                asyncio.run(run(url, Path(tmp) / "data", args.turns, args.show))
+        except PostgresUnavailable as exc:
+            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from sqlalchemy import event  # noqa: E402
 
-from tests.support.cluster import drop_database, postgres_available, recreate_database  # noqa: E402
+from tests.support.cluster import PostgresUnavailable, benchmark_database  # noqa: E402
 
 PHASE: contextvars.ContextVar[str] = contextvars.ContextVar("phase", default="other")
 STORE_PHASES = {"conversation": "load", "load": "load", "load_new": "load", "speaker_hints": "load",
@@ -127,19 +127,12 @@ def main() -> int:
     parser.add_argument("--pg-database", default="tertulia_turn_statements")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tertulia-ts-") as tmp:
-        if args.database == "postgres":
-            why = postgres_available()
-            if why:
-                print(f"PostgreSQL needed: {why}", file=sys.stderr)
-                return 2
-            url = recreate_database(args.pg_database)
-        else:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'ts.db'}"
         try:
-            return asyncio.run(run(url, Path(tmp), args.turns))
-        finally:
-            if args.database == "postgres":
-                drop_database(args.pg_database)
+            with benchmark_database(args.database, args.pg_database, Path(tmp) / "ts.db") as url:
+                return asyncio.run(run(url, Path(tmp), args.turns))
+        except PostgresUnavailable as exc:
+            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

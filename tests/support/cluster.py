@@ -202,6 +202,20 @@ def set_connections_allowed(name: str, allowed: bool) -> None:
         assert done.returncode == 0, done.stderr
 
 
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL to run on (the message says why)."""
+
+
+@contextmanager
+def _recreated(name: str) -> Iterator[str]:
+    url = recreate_database(name)
+    try:
+        yield url
+    finally:
+        set_connections_allowed(name, True) if psql("select 1", name).returncode else None
+        drop_database(name)
+
+
 @contextmanager
 def postgres_database(name: str) -> Iterator[str]:
     """A fresh dedicated database (dropped afterwards); skips the calling test when PostgreSQL is absent."""
@@ -210,12 +224,22 @@ def postgres_database(name: str) -> Iterator[str]:
         import pytest
 
         pytest.skip(f"PostgreSQL needed: {why}")
-    url = recreate_database(name)
-    try:
+    with _recreated(name) as url:
         yield url
-    finally:
-        set_connections_allowed(name, True) if psql("select 1", name).returncode else None
-        drop_database(name)
+
+
+@contextmanager
+def benchmark_database(kind: str, pg_name: str, sqlite_file: Path) -> Iterator[str]:
+    """The database a benchmark runs on: ``sqlite_file``, or PostgreSQL database ``pg_name`` recreated for the run and
+    dropped afterwards (``PostgresUnavailable`` when there is none)."""
+    if kind != "postgres":
+        yield f"sqlite+aiosqlite:///{sqlite_file}"
+        return
+    why = postgres_available()
+    if why is not None:
+        raise PostgresUnavailable(why)
+    with _recreated(pg_name) as url:
+        yield url
 
 
 def clear_rate_limits(org_id: str, redis_url: str = REDIS_URL) -> None:

@@ -188,19 +188,7 @@ def earlier_finished_exists(org_id: Any, user_id: Any, service_id: Any, before: 
 async def has_earlier_finished(
     session: AsyncSession, org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str
 ) -> bool:
-    found = await session.scalar(
-        select(Conversation.id)
-        .where(
-            Conversation.org_id == org_id,
-            Conversation.user_id == user_id,
-            Conversation.service_id == service_id,
-            Conversation.is_finished.is_(True),
-            Conversation.id != exclude_id,
-            Conversation.created_at <= before,
-        )
-        .limit(1)
-    )
-    return found is not None
+    return bool(await session.scalar(select(earlier_finished_exists(org_id, user_id, service_id, before, exclude_id))))
 
 
 async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> dict[str, dict[str, Any]]:

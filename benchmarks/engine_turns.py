@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,24 +25,8 @@ from tertulia.engine.adapters.openai_compat import OpenAICompatLLM  # noqa: E402
 from tertulia.engine.contract import BehaviorVersion, TurnOutcome  # noqa: E402
 from tertulia.engine.fakes import FakeEmbedder  # noqa: E402
 from tertulia.engine.turn import run_turn  # noqa: E402
-from tests.engine.openai_stub import free_port  # noqa: E402
+from tests.engine.openai_stub import start_stub_process  # noqa: E402
 from tests.engine.support import ports, request, simple_graph  # noqa: E402
-
-
-def start_stub(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.engine.openai_stub", "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"})
-    import httpx
-
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"input": ["x"]}, timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("stub server did not start")
 
 
 async def one_turn(p, behaviors, i: int) -> tuple[float, int]:
@@ -60,10 +42,9 @@ async def one_turn(p, behaviors, i: int) -> tuple[float, int]:
 
 
 async def main(turns: int, n_behaviors: int, concurrency: int, embedder_name: str) -> None:
-    port = free_port()
-    proc = start_stub(port)
+    proc, root = start_stub_process(timeout=20)
     try:
-        llm = OpenAICompatLLM(f"http://127.0.0.1:{port}/v1", "k", default_model="stub", max_retries=0)
+        llm = OpenAICompatLLM(f"{root}/v1", "k", default_model="stub", max_retries=0)
         behaviors = [BehaviorVersion(f"{i:024x}", 1, [f"topic {i} trigger phrase", f"another way to say topic {i}"],
                                      [{"type": "inject-instruction", "instruction": f"Rule {i}",
                                        "overrides_instructions": False}]) for i in range(n_behaviors)]

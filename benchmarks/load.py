@@ -54,7 +54,7 @@ from tests.support.cluster import (  # noqa: E402
     interact_files,
     new_service,
 )
-from tests.support.serve_process import free_port  # noqa: E402
+from tests.engine.openai_stub import start_stub_process  # noqa: E402
 
 
 @dataclass
@@ -85,21 +85,6 @@ async def timed_get(client: httpx.AsyncClient, stats: Stats, url: str, headers: 
 async def baseline(cluster: Cluster, client: httpx.AsyncClient, stats: Stats, headers: dict[str, str], n: int) -> None:
     for k in range(n):
         await timed_get(client, stats, cluster.url(k % len(cluster.nodes), BASELINE_PATH), headers)
-
-
-def start_stub() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.engine.openai_stub", "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"})
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"input": ["x"]}, timeout=1)
-            return proc, f"http://127.0.0.1:{port}/v1"
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("stub LLM did not start")
 
 
 async def timed_turn(client: httpx.AsyncClient, stats: Stats, method: str, url: str, **kw) -> str | None:  # noqa: ANN003
@@ -306,7 +291,8 @@ def main() -> int:
             with benchmark_database(args.database, args.pg_database, Path(tmp) / "cluster.db") as url:
                 llm_url = None
                 if args.llm == "stub":
-                    stub, llm_url = start_stub()
+                    stub, llm_root = start_stub_process(timeout=20)
+                    llm_url = f"{llm_root}/v1"
                     args.llm_url = llm_url
                 with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
                     return asyncio.run(run(cluster, args))

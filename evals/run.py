@@ -36,6 +36,7 @@ import yaml  # noqa: E402
 from evals.api import Api  # noqa: E402
 from evals.meter import Meter  # noqa: E402
 from evals.report import report  # noqa: E402
+from tests.engine.openai_stub import start_stub_process  # noqa: E402
 from tests.support.serve_process import JWT_SECRET, ServeProcess, _wait_healthy, free_port, tertulia_command  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -43,21 +44,6 @@ HERE = Path(__file__).resolve().parent
 
 def load_graphs() -> dict[str, dict]:
     return {p.stem: yaml.safe_load(p.read_text()) for p in sorted((HERE / "graphs").glob("*.yaml"))}
-
-
-def start_stub() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.engine.openai_stub", "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"})
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"input": ["x"]}, timeout=1)
-            return proc, f"http://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("stub LLM did not start")
 
 
 @contextmanager
@@ -203,7 +189,7 @@ def main() -> int:
         behaviors["cases"] = behaviors["cases"][:: max(1, args.stride)][: args.cases or None]
     stub = None
     if args.llm == "fake":
-        stub, upstream = start_stub()
+        stub, upstream = start_stub_process()
     else:
         upstream = args.llm.rstrip("/").removesuffix("/v1")
     meter = Meter(upstream, scripted_replies=not args.model_replies,

@@ -11,9 +11,12 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -147,6 +150,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_stub_process(port: int | None = None, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """This stub in its own process (benchmarks, evaluations), once it answers: the process and its root URL
+    (``http://127.0.0.1:PORT``; the OpenAI-compatible API is under ``/v1``)."""
+    import httpx
+
+    port = port or free_port()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "tests.engine.openai_stub", "--port", str(port)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": f"{root}:{root / 'src'}"})
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json={"input": ["x"]}, timeout=1)
+            return proc, f"http://127.0.0.1:{port}"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("stub LLM did not start")
 
 
 class StubServer:

@@ -20,6 +20,9 @@ per conversation), and with ``--llm stub`` the LLM chat calls per turn (by kind)
 share of each prompt that repeats the previous prompt of its kind (prefix a provider's prompt cache can reuse).
 Exits 1 if errors or lost messages are not 0.
 
+``--before DIR`` first runs the same load on an older source tree (its ``src/``, e.g. ``git archive <commit> src | tar
+-x -C /tmp/before``; the servers run with ``PYTHONPATH=DIR``), then on this one, and prints both side by side.
+
 ``--profile out.txt`` runs ``py-spy record`` on server process 0 during the load and writes a collapsed-stack
 profile (``--profile-format speedscope|flamegraph|raw``; needs ``pip install py-spy`` and ptrace rights).
 ``python benchmarks/profile_summary.py out.txt`` prints the top frames.
@@ -146,7 +149,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-async def run(cluster: Cluster, args: argparse.Namespace) -> int:
+async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
     headers = cluster.sign_in(0)
     base = cluster.url(0, "")
     services = [new_service(base, headers, cluster.credentials.service_id, f"load-{i}") for i in range(args.conversations)]
@@ -189,41 +192,74 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> int:
         counts = {count_messages(cluster.url(node, ""), headers, conversation_id) for node in range(len(cluster.nodes))}
         lost += max(0, expected - min(counts)) + max(0, 2 * (args.turns - ok))  # a failed turn counts as lost too
         extra += max(0, max(counts) - expected)  # a turn the client saw fail must not have been persisted
+    figures = summarise(args, stats, wall, cpu_load, cpu_get, llm_before, llm_after, lost, extra)
+    if stats.errors:
+        print(cluster.logs()[-6000:], file=sys.stderr)
+    return figures
+
+
+def summarise(args: argparse.Namespace, stats: Stats, wall: float, cpu_load: float, cpu_get: float,
+              llm_before: dict | None, llm_after: dict | None, lost: int, extra: int) -> dict:
     turns = len(stats.turn_ms)
-    get50 = pct(stats.get_ms, 50)
-    turn50, turn99 = pct(stats.turn_ms, 50), pct(stats.turn_ms, 99)
-    first50, first99 = pct(stats.first_event_ms, 50), pct(stats.first_event_ms, 99)
-    print(f"database={args.database} processes={args.processes} llm={args.llm} conversations={args.conversations} "
-          f"turns/conversation={args.turns} (+1 opening)")
-    print(f"  plain GET      ms    p50 {get50:.1f}   p99 {pct(stats.get_ms, 99):.1f}   ({len(stats.get_ms)} x GET "
-          f"{BASELINE_PATH}{', one before every turn and' if interleave else ''} {args.baseline_requests} before and "
-          "after the load)")
-    print(f"  turns completed      {turns} in {wall:.2f} s  ->  {turns / wall:.1f} turns/s")
-    print(f"  turn overhead  ms    p50 {turn50:.1f}   p99 {turn99:.1f}   "
-          f"mean {statistics.fmean(stats.turn_ms) if stats.turn_ms else float('nan'):.1f}")
-    print(f"  first event    ms    p50 {first50:.1f}   p99 {first99:.1f}")
-    print(f"  ratios               turn p50 / GET {turn50 / get50:.2f}x   first event p50 / GET {first50 / get50:.2f}x   "
-          f"turn p99 / p50 {turn99 / turn50:.2f}x")
     gets_in_load = len(stats.get_ms) - 2 * args.baseline_requests  # interleaved GETs ran during the load phase
-    cpu_turn = (cpu_load - max(0, gets_in_load) * cpu_get) / max(1, turns)
-    print(f"  server CPU     ms    per turn {cpu_turn:.1f}   per plain GET {cpu_get:.1f}   ratio {cpu_turn / max(cpu_get, 1e-9):.2f}x"
-          "   (user+system time of the server processes: what contention on a shared host does not change)")
+    f = {
+        "get_p50": pct(stats.get_ms, 50), "get_p99": pct(stats.get_ms, 99), "gets": len(stats.get_ms),
+        "turns": turns, "wall": wall, "turns_per_s": turns / wall if wall else float("nan"),
+        "turn_p50": pct(stats.turn_ms, 50), "turn_p99": pct(stats.turn_ms, 99),
+        "turn_mean": statistics.fmean(stats.turn_ms) if stats.turn_ms else float("nan"),
+        "first_p50": pct(stats.first_event_ms, 50), "first_p99": pct(stats.first_event_ms, 99),
+        "cpu_turn": (cpu_load - max(0, gets_in_load) * cpu_get) / max(1, turns), "cpu_get": cpu_get,
+        "errors": len(stats.errors), "error_examples": stats.errors[:3], "lost": lost, "ghost": extra,
+        "llm_calls": None, "llm_calls_by_kind": "", "embedding_calls": None, "llm_bytes": None, "prefix_share": None,
+    }
     if llm_before is not None and llm_after is not None and turns:
         calls = {k: v - llm_before["calls"].get(k, 0) for k, v in llm_after["calls"].items()}
         calls = {k: v for k, v in calls.items() if v}
         prompt = llm_after["prompt_chars"] - llm_before["prompt_chars"]
         prefix = llm_after["prefix_chars"] - llm_before["prefix_chars"]
-        per_kind = ", ".join(f"{k} {v / turns:.2f}" for k, v in sorted(calls.items()))
-        print(f"  LLM calls / turn     {sum(calls.values()) / turns:.2f}  ({per_kind}); embedding calls / turn "
-              f"{(llm_after['embedding_calls'] - llm_before['embedding_calls']) / turns:.2f}")
-        print(f"  LLM bytes / turn     {(llm_after['request_bytes'] - llm_before['request_bytes']) / turns:.0f} request "
-              f"bytes; prompt prefix shared with the previous prompt of its kind {100 * prefix / max(prompt, 1):.0f} %")
-    print(f"  errors               {len(stats.errors)}" + (f"  e.g. {stats.errors[:3]}" if stats.errors else ""))
-    print(f"  lost messages        {lost}  (expected {expected_each} per conversation, counted through the API)")
-    print(f"  ghost messages       {extra}  (persisted by turns that failed for the client)")
-    if stats.errors:
-        print(cluster.logs()[-6000:], file=sys.stderr)
-    return 0 if not stats.errors and lost == 0 and extra == 0 else 1
+        f["llm_calls"] = sum(calls.values()) / turns
+        f["llm_calls_by_kind"] = ", ".join(f"{k} {v / turns:.2f}" for k, v in sorted(calls.items()))
+        f["embedding_calls"] = (llm_after["embedding_calls"] - llm_before["embedding_calls"]) / turns
+        f["llm_bytes"] = (llm_after["request_bytes"] - llm_before["request_bytes"]) / turns
+        f["prefix_share"] = 100 * prefix / max(prompt, 1)
+    return f
+
+
+ROWS = [  # (label, formatter) for the side-by-side table
+    ("plain GET p50 / p99 ms", lambda f: f"{f['get_p50']:.1f} / {f['get_p99']:.1f}"),
+    ("turns/s", lambda f: f"{f['turns_per_s']:.1f}  ({f['turns']} in {f['wall']:.1f} s)"),
+    ("turn p50 / p99 ms", lambda f: f"{f['turn_p50']:.1f} / {f['turn_p99']:.1f}"),
+    ("first event p50 / p99 ms", lambda f: f"{f['first_p50']:.1f} / {f['first_p99']:.1f}"),
+    ("turn p50 / GET p50", lambda f: f"{f['turn_p50'] / f['get_p50']:.2f}x"),
+    ("first event p50 / GET p50", lambda f: f"{f['first_p50'] / f['get_p50']:.2f}x"),
+    ("turn p99 / turn p50", lambda f: f"{f['turn_p99'] / f['turn_p50']:.2f}x"),
+    ("server CPU ms per turn / per GET", lambda f: f"{f['cpu_turn']:.1f} / {f['cpu_get']:.1f}  "
+                                                   f"({f['cpu_turn'] / max(f['cpu_get'], 1e-9):.1f}x)"),
+    ("LLM calls / turn", lambda f: "n/a" if f["llm_calls"] is None else f"{f['llm_calls']:.2f}"),
+    ("LLM request bytes / turn", lambda f: "n/a" if f["llm_bytes"] is None else f"{f['llm_bytes']:.0f}"),
+    ("prompt prefix reused", lambda f: "n/a" if f["prefix_share"] is None else f"{f['prefix_share']:.0f} %"),
+    ("errors / lost / ghost messages", lambda f: f"{f['errors']} / {f['lost']} / {f['ghost']}"),
+]
+
+
+def print_figures(args: argparse.Namespace, runs: list[tuple[str, dict]]) -> None:
+    print(f"database={args.database} processes={args.processes} llm={args.llm} conversations={args.conversations} "
+          f"turns/conversation={args.turns} (+1 opening); plain GET = {BASELINE_PATH}"
+          + (", one before every turn and" if args.conversations == 1 else "")
+          + f" {args.baseline_requests} before and after the load")
+    width = max(len(label) for label, _ in ROWS)
+    cells = [[fmt(f) for _, f in runs] for _, fmt in ROWS]
+    col = max([len(name) for name, _ in runs] + [len(c) for row in cells for c in row])
+    print(f"  {'':{width}}  " + "  ".join(f"{name:{col}}" for name, _ in runs))
+    for (label, _), row in zip(ROWS, cells, strict=True):
+        print(f"  {label:{width}}  " + "  ".join(f"{c:{col}}" for c in row))
+    for name, f in runs:
+        if f["llm_calls_by_kind"]:
+            print(f"  {name}: LLM calls / turn by kind: {f['llm_calls_by_kind']}")
+        if f["error_examples"]:
+            print(f"  {name} errors e.g. {f['error_examples']}")
+    print("  (server CPU = user+system time of the server processes: the figure contention on a shared host moves least;"
+          " prompt prefix reused = share of each prompt that repeats the previous prompt of its kind)")
 
 
 def server_cpu(cluster: Cluster) -> float:
@@ -280,11 +316,27 @@ def main() -> int:
     parser.add_argument("--baseline-requests", type=int, default=30,
                         help="plain GETs measured sequentially before and after the load")
     parser.add_argument("--profile", help="py-spy record server process 0 during the load into this file")
+    parser.add_argument("--before", help="also measure this older tertulia source tree (its src/ folder, e.g. from "
+                        "'git archive <commit> src | tar -x -C /tmp/before'), first, and print both side by side")
     parser.add_argument("--profile-format", choices=("raw", "speedscope", "flamegraph"), default="raw")
     args = parser.parse_args()
     args.llm_url = None
     if args.database == "sqlite" and args.processes > 1:
         print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
+    trees = [("before", str(Path(args.before).resolve())), ("after", str(ROOT / "src"))] if args.before else [("now", "")]
+    runs: list[tuple[str, dict]] = []
+    for name, src in trees:
+        try:
+            runs.append((name, one_run(args, src)))
+        except PostgresUnavailable as exc:
+            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
+            return 2
+    print_figures(args, runs)
+    return 0 if all(f["errors"] == 0 and f["lost"] == 0 and f["ghost"] == 0 for _, f in runs) else 1
+
+
+def one_run(args: argparse.Namespace, src: str) -> dict:
+    """One load run on a fresh database; ``src``: the tertulia source tree the servers run ("" = this one)."""
     stub = None
     with tempfile.TemporaryDirectory(prefix="tertulia-load-") as tmp:
         try:
@@ -294,16 +346,13 @@ def main() -> int:
                     stub, llm_root = start_stub_process(timeout=20)
                     llm_url = f"{llm_root}/v1"
                     args.llm_url = llm_url
-                with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url) as cluster:
+                env = {"PYTHONPATH": src} if src else {}
+                with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url, extra_env=env) as cluster:
                     return asyncio.run(run(cluster, args))
-        except PostgresUnavailable as exc:
-            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
-            return 2
         finally:
             if stub is not None:
                 stub.terminate()
                 stub.wait(10)
-
 
 if __name__ == "__main__":
     sys.exit(main())

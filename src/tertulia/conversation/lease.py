@@ -79,7 +79,7 @@ async def acquire(
     now = utcnow()
     params = {"b_org_id": org_id, "b_conversation_id": conversation_id, "b_now": now, "b_token": token,
               "b_until": now + timedelta(seconds=LEASE_SECONDS), "b_expected": expected_interactions}
-    async with unit_of_work(sessions) as session:
+    async with unit_of_work(sessions, write=True) as session:
         result = await session.execute(_ACQUIRE[expected_interactions is not None], params)
     return token if result.rowcount == 1 else None
 
@@ -91,7 +91,7 @@ async def reserve(sessions: async_sessionmaker, make: Callable[[str], Conversati
     for attempt in range(2):
         conv = make(new_token())
         try:
-            async with unit_of_work(sessions) as session:
+            async with unit_of_work(sessions, write=True) as session:
                 session.add(conv)
             return conv
         except IntegrityError:
@@ -104,7 +104,7 @@ async def reserve(sessions: async_sessionmaker, make: Callable[[str], Conversati
 
 async def _sweep_stale(sessions: async_sessionmaker, org_id: str, open_key: str) -> bool:
     """Remove an abandoned reservation of ``open_key`` (lease free, no interaction); True when the slot is free."""
-    async with unit_of_work(sessions) as session:
+    async with unit_of_work(sessions, write=True) as session:
         other = await session.scalar(
             select(Conversation).where(Conversation.org_id == org_id, Conversation.open_key == open_key)
         )
@@ -145,7 +145,7 @@ async def release(
     the request is cancelled."""
     with anyio.CancelScope(shield=True):
         mine = (Conversation.org_id == org_id, Conversation.id == conversation_id, Conversation.lock_token == token)
-        async with unit_of_work(sessions) as session:
+        async with unit_of_work(sessions, write=True) as session:
             if reserved:
                 await session.execute(delete(Conversation).where(*mine))
             else:
@@ -168,7 +168,7 @@ class Renewal:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             with contextlib.suppress(Exception):
-                async with unit_of_work(self.sessions) as session:
+                async with unit_of_work(self.sessions, write=True) as session:
                     await still_held(session, self.org_id, self.conversation_id, self.token)
 
     def start(self) -> None:

@@ -186,7 +186,7 @@ class SqlTurnStore:
         conv = plan.conversation
         if conv is None:
             raise EngineError("The turn has no conversation to write to.", 500)
-        async with self.db.unit_of_work() as session:
+        async with self.db.unit_of_work(write=True) as session:
             messages = _messages(plan, outcome, now)
             replay = {
                 "state": conv.state,  # where the turn started (the lease kept it unchanged since)

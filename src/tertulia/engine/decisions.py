@@ -1,28 +1,33 @@
 """The navigation decisions: ``SelectNextAction`` (action states) and ``SelectNextActionForDecisionState``.
 
-Two depths (``Ports.reasoning``, ``TERTULIA_DECISION_REASONING``), both ONE constrained call:
+Three depths (``Ports.reasoning``, ``TERTULIA_DECISION_REASONING``), each ONE constrained call:
 
 * ``none`` (hosted models): the prompt lists ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one
   enum ``next`` over the short labels: a few output tokens.
-* ``brief`` (small local models, measured in ``benchmarks/README.md``): the latest user input is framed on its own
-  ("What the user just said") right before the options, and the answer restates it first (``user_just_said``), then
-  names the met exit condition by its own text (``exit_condition_met``, or ``"none of them: stay in this state"``),
-  then the action by its text (``action``, only when there are several). Exits are listed in an order derived from
-  the turn's text and state (deterministic, not the author's), so position bias cannot systematically pick one.
-  A decision state restates the key facts (``key_facts``) before naming its exit (``exit_condition``).
+* ``checklist`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
+  an action state's exit conditions are checked one by one, each written out and answered yes/no
+  (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
+* ``brief``: the answer restates what the user just said (``user_just_said``), then names the met exit condition by
+  its own text (``exit_condition_met``, or ``"none of them: stay in this state"``), then the action by its text.
 
-Either way a state entered earlier in the same turn is told so: another exit must be met by the user's message on its
-own (the second-transition check). Answers are resolved leniently (option text, ``"exit 2"`` labels, a target state
-name, either field style), so small local models and scripted tests both work.
+In ``checklist`` and ``brief`` the latest user input is framed on its own ("What the user just said") right before
+the options, the exits are listed closest to that message first (``engine/closeness.py``, the ``Embedder`` port;
+without one, in an order seeded by the turn's text, never the author's), and a state entered earlier in the same turn
+is left again only by its closest exit, when that exit is closer to the message than the one that led in (the
+second-transition check). A decision state restates the key facts (``key_facts``) before naming its exit
+(``exit_condition``). In every depth the prompt of a state entered this turn says so. Answers are resolved leniently
+(option text, ``"exit 2"`` labels, a target state name, any field style), so small models and scripted tests both work.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
 
+from tertulia.engine.checklist import checklist_tail, met_exits
+from tertulia.engine.checks import check_exits
+from tertulia.engine.closeness import Ranking, exit_order, ranking_for
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.graph import target_label
@@ -38,7 +43,10 @@ from tertulia.engine.tools import ToolRounds
 
 
 STAY = "none of them: stay in this state"
-SAID_MAX = 160  # characters of the restatement (bounds the reasoning's output tokens)
+SAID_MAX = 160
+# cosine lead a second exit in one turn needs over the exit that led into its state (labelled set: legitimate second
+# transitions lead by 0.2-0.4, spurious ones by under 0.05)
+SECOND_HOP_MARGIN = 0.10  # characters of the restatement (bounds the reasoning's output tokens)
 
 
 def options_for(actions: list[str], exits: list[dict[str, Any]]) -> list[str]:
@@ -78,11 +86,6 @@ def resolve_choice(raw: Any, actions: list[str], exits: list[dict[str, Any]]) ->
         if str(e.get("description", "")).strip().lower() == low or target_label(e.get("next_state")).lower() == low:
             return "exit", j
     raise EngineError(f"The language model chose an unknown option: {text[:200]!r}.", 502)
-
-
-def exit_order(exits: list[dict[str, Any]], seed: str) -> list[int]:
-    """The exits' indices in an order fixed by ``seed`` (the turn's text and state), not by the author."""
-    return sorted(range(len(exits)), key=lambda j: hashlib.sha256(f"{seed}|{j}".encode()).digest())
 
 
 def _unique_texts(texts: list[str]) -> list[str]:
@@ -164,7 +167,11 @@ async def select_next_action(
         lines = bullet("Instructions that apply right now", ctx.effect.instructions)
         return lines + memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
 
-    if ctx.ports.reasoning == "brief":
+    if ctx.ports.reasoning == "checks" and exits and not rounds:
+        return await _checks_action(ctx, state, actions, exits, head() + context(), entered_by)
+    if ctx.ports.reasoning in ("checklist", "checks") and exits:  # checks with exit-condition tools: one call
+        return await _checklist_action(ctx, state, actions, exits, lambda: head() + context(), rounds, entered_by)
+    if ctx.ports.reasoning != "none":
         return await _brief_action(ctx, state, actions, exits, lambda: head() + context(), rounds, entered_by)
     options = options_for(actions, exits)
 
@@ -181,14 +188,29 @@ async def select_next_action(
     return resolve_choice(raw, actions, exits)
 
 
+def _stay(raw: Any, actions: list[str], action_texts: list[str]) -> tuple[str, int]:
+    if len(actions) <= 1:
+        return "action", 0
+    index = _match(str(raw.get("action") or "") if isinstance(raw, dict) else "", action_texts)
+    return "action", index if index is not None else 0
+
+
+def _checked(choice: tuple[str, int], ranking: Ranking, raw: Any, actions: list[str],
+             action_texts: list[str]) -> tuple[str, int]:
+    if choice[0] == "exit" and not ranking.allows(choice[1]):
+        return _stay(raw, actions, action_texts)
+    return choice
+
+
 async def _brief_action(
     ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
     head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
 ) -> tuple[str, int]:
     said = latest_input(ctx.request)
-    order = exit_order(exits, f"{state.get('name')}|{said}")
     exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
     action_texts = _unique_texts(actions)
+    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by) if exits else Ranking([], None, None)
+    order = ranking.order
     tail = [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", ""]
     tail += _entered_note(entered_by)
     properties: dict[str, Any] = {}
@@ -197,6 +219,8 @@ async def _brief_action(
         tail += bullet("Exit conditions (leave this state only if one is clearly met by the conversation)",
                        [exit_texts[j] for j in order])
         properties["user_just_said"] = {"type": "string", "maxLength": SAID_MAX}
+        # STAY leads the enum (a schema's first value is what scripted fakes answer: they stay); the prompt lists
+        # the exits closest first and names STAY after them
         properties["exit_condition_met"] = {"type": "string", "enum": [STAY, *(exit_texts[j] for j in order)]}
         answer += ['"user_just_said": what the user just said, in a few plain words',
                    f'"exit_condition_met": the exit condition the conversation now clearly meets, copied exactly, '
@@ -212,7 +236,60 @@ async def _brief_action(
         lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
         schema, "select_next_action", rounds,
     )
-    return resolve_brief(raw, actions, exits)
+    return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
+
+
+async def _checklist_action(
+    ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
+    head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
+) -> tuple[str, int]:
+    said = latest_input(ctx.request)
+    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
+    action_texts = _unique_texts(actions)
+    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
+    tail, schema, by_exit = checklist_tail(said, exit_texts, ranking.order, action_texts, _entered_note(entered_by))
+    raw = await _decide(
+        ctx, "SelectNextAction",
+        lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
+        schema, "select_next_action", rounds,
+    )
+    met = met_exits(raw, by_exit)
+    if met is None:  # a brief or labelled answer (scripted tests, a model ignoring the schema)
+        return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
+    met = [j for j in met if ranking.allows(j)]
+    if met:
+        return "exit", ranking.best(met)
+    if len(actions) > 1 and _match(str(raw.get("action") or ""), action_texts) is None:
+        return resolve_choice({"next": str(raw.get("action") or "")}, actions, exits)
+    return _stay(raw, actions, action_texts)
+
+
+def _asker(ctx: TurnContext, interaction: str, head: list[str]):  # noqa: ANN202
+    async def ask(tail: list[str], schema: dict[str, Any], name: str) -> Any:
+        messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail)
+        return await ctx.llm.decide(ctx.llm.request(interaction, messages), schema, name)
+    return ask
+
+
+def _intro(said: str, entered_by: str | None) -> list[str]:
+    return [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", "",
+            *_entered_note(entered_by)]
+
+
+async def _checks_action(
+    ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]], head: list[str],
+    entered_by: str | None,
+) -> tuple[str, int]:
+    said = latest_input(ctx.request)
+    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
+    action_texts = _unique_texts(actions)
+    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
+    met, action = await check_exits(_asker(ctx, "SelectNextAction", head), _intro(said, entered_by), exit_texts,
+                                    ranking, action_texts)
+    met = [j for j in met if ranking.allows(j)]
+    if met:
+        return "exit", ranking.best(met)
+    return _stay({"action": action or ""}, actions, action_texts)
 
 
 async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: ToolRounds | None = None) -> int:
@@ -228,7 +305,14 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
         lines += bullet("Decision guidelines", list(state.get("decision_guidelines") or []) + ctx.effect.instructions)
         return lines + memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
 
-    if ctx.ports.reasoning == "brief":
+    if ctx.ports.reasoning == "checks" and not rounds:
+        said = latest_input(ctx.request)
+        texts = _unique_texts([str(e.get("description", "")) for e in exits])
+        ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, texts, None)
+        met, _ = await check_exits(_asker(ctx, "SelectNextActionForDecisionState", head()), _intro(said, None),
+                                   texts, ranking, [], decision=True)
+        return ranking.best(met) if met else ranking.order[0]  # a decision state always leaves: the closest
+    if ctx.ports.reasoning != "none":  # brief (and checklist, and checks with tools)
         said = latest_input(ctx.request)
         texts = _unique_texts([str(e.get("description", "")) for e in exits])
         order = exit_order(exits, f"{state.get('name')}|{said}")

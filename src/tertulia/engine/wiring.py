@@ -174,7 +174,7 @@ def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any
     )
 
 
-REASONING_MODES = ("none", "brief")
+REASONING_MODES = ("none", "brief", "checklist", "checks")
 
 
 def decision_reasoning(settings: Any) -> str:
@@ -185,7 +185,7 @@ def decision_reasoning(settings: Any) -> str:
     if mode in REASONING_MODES:
         return mode
     if mode != "auto":
-        raise RuntimeError(f"Unknown TERTULIA_DECISION_REASONING {mode!r} (auto | none | brief).")
+        raise RuntimeError(f"Unknown TERTULIA_DECISION_REASONING {mode!r} (auto | none | brief | checklist | checks).")
     provider = (settings.llm_provider or "auto").lower()
     if provider == "fake":
         return "none"

@@ -68,27 +68,3 @@ async def test_one_pick_confirmation_uses_labels_and_lists_triggers():
     assert list(schema["properties"]) == ["behavior"] and schema["properties"]["behavior"]["enum"][0] == "none"
     assert "- behavior 1: The user asks about cost" in dbs_request(llm).messages[1].content  # best-ranked first
     assert res.insights["triggered_dynamic_behavior_set_version_info"] == [COST.set_id, 1]
-
-
-async def test_checklist_confirmation_answers_each_candidate_and_the_best_ranked_yes_applies():
-    llm = ScriptedLLM()
-    llm.script_decision("SelectDynamicBehavior", {"The user expresses suicidal thoughts": "yes",
-                                                  "The user asks about cost, prices or insurance coverage": "yes"})
-    res = await run(request(simple_graph(), "I don't want to be alive anymore, and what does it cost", state="ask",
-                            behaviors=[COST, SUICIDE]), ports(llm, reasoning="checklist"))
-    schema = next(s for n, s in llm.schemas if n == "select_dynamic_behavior")
-    assert set(schema["properties"]) == {"The user expresses suicidal thoughts",
-                                         "The user asks about cost, prices or insurance coverage"}
-    assert all(p["enum"] == ["no", "yes"] for p in schema["properties"].values())
-    ranked_first = list(schema["properties"])[0]  # properties follow the ranking: the first "yes" in it applies
-    expected = SUICIDE if ranked_first.startswith("The user expresses") else COST
-    assert res.insights["triggered_dynamic_behavior_set_version_info"] == [expected.set_id, 1]
-    assert "missing one is far worse than a false alarm" in dbs_request(llm).messages[1].content
-
-
-async def test_checklist_confirmation_with_every_answer_no_selects_nothing():
-    llm = ScriptedLLM()  # unscripted: every candidate gets the schema's first value, "no"
-    res = await run(request(simple_graph(), "What a lovely day", state="ask", behaviors=[SUICIDE, WEATHER]),
-                    ports(llm, reasoning="checklist"))
-    assert llm.calls["SelectDynamicBehavior"] == 1
-    assert res.insights["triggered_dynamic_behavior_set_version_info"] is None

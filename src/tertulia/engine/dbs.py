@@ -14,8 +14,7 @@ toward safety behaviors.
   (``KEEP_MARGIN``) and still scoring ``KEEP_THRESHOLD`` → kept without an LLM call (a new topic that outranks it is
   always judged).
 * ``Ports.reasoning == "brief"``: the confirmation first restates what the user just said, then names the behavior by
-  its trigger text; ``"checklist"``/``"checks"``: every candidate, written out by its trigger text, answered yes/no in
-  one answer, best-ranked first, and the first "yes" applies; ``"none"``: one labelled pick (``behavior N``/``none``).
+  its trigger text; ``"none"``: one labelled pick (``behavior N`` / ``none``).
 """
 
 from __future__ import annotations
@@ -158,27 +157,17 @@ async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
     head += bullet("What you know about the user", list(ctx.request.user_model))
     tail = [SAFETY_NOTE, ""]
     properties: dict[str, Any] = {}
-    checklist = ctx.ports.reasoning in ("checklist", "checks")
-    if checklist:  # each candidate answered on its own, best-ranked first; the first "yes" applies
-        tail += [f"## What the user just said\n{latest_input(ctx.request) or '(nothing yet)'}", "",
-                 "Answer in JSON: each behavior above, copied exactly, with \"yes\" if it applies to what the user "
-                 "just said, otherwise \"no\"."]
-        properties = {name: {"type": "string", "enum": ["no", "yes"]} for name in names}
-    elif brief:
+    if brief:
         tail += [f"## What the user just said\n{latest_input(ctx.request) or '(nothing yet)'}", "",
                  'Answer in JSON: "user_just_said": what the user just said, in a few plain words; then "behavior": the '
                  'behavior that applies, copied exactly, or "none".']
         properties["user_just_said"] = {"type": "string", "maxLength": 160}
     else:
         tail += ['Answer with the behavior\'s label, such as "behavior 1", or "none".']
-    if not checklist:
-        properties["behavior"] = {"type": "string", "enum": [NONE_OPTION, *names]}
+    properties["behavior"] = {"type": "string", "enum": [NONE_OPTION, *names]}
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
     messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail)
     raw = await ctx.llm.decide(ctx.llm.request("SelectDynamicBehavior", messages), schema, "select_dynamic_behavior")
-    if checklist and "behavior" not in raw:
-        return next((b for name, b in zip(names, candidates, strict=True)
-                     if str(raw.get(name, "no")).strip().lower() == "yes"), None)
     choice = str(raw.get("behavior", NONE_OPTION)).strip().strip('"').lower()
     for i, (name, b) in enumerate(zip(names, candidates, strict=True)):
         if choice in (name.lower(), b.set_id, f"behavior {i + 1}"):

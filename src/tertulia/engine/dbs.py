@@ -142,7 +142,7 @@ async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
         runner_up = ranked.scores[1][1] if len(ranked.scores) > 1 else -1.0
         if ranked.scores[0][1] - runner_up >= KEEP_MARGIN:
             return previous
-    brief = ctx.ports.reasoning != "none"  # brief or checklist
+    brief = ctx.ports.reasoning != "none"  # brief, checklist or checks: the brief confirmation (measured)
     names = _unique([_name(b) for b in candidates] if brief else [f"behavior {i + 1}" for i in range(len(candidates))])
     head = [
         "Decide which dynamic behavior, if any, applies to the conversation right now. Each behavior is named by the "

@@ -1,4 +1,4 @@
-"""Brief decision reasoning (``Ports.reasoning == "brief"``, the default for small self-hosted models): the prompts
+"""Brief decision reasoning (``Ports.reasoning == "brief"``; small self-hosted models default to ``checklist``): the prompts
 frame what the user just said, the schemas restate it before choosing options by their own text, answers parse in
 either style, exits are listed in a seeded order, a second transition in one turn is questioned, and a plain
 action-state turn still costs 2 LLM calls."""
@@ -138,11 +138,11 @@ def _settings(**kw):
 @pytest.mark.parametrize(("kw", "expected"), [
     ({"llm_base_url": "https://api.openai.com/v1"}, "none"),
     ({"llm_base_url": "https://my-resource.openai.azure.com/openai"}, "none"),
-    ({"llm_base_url": "http://127.0.0.1:11434/v1"}, "brief"),
-    ({"llm_base_url": "http://localhost:8080/v1"}, "brief"),
-    ({"llm_base_url": "http://192.168.1.20:8000/v1"}, "brief"),
-    ({"llm_base_url": "http://ollama:11434/v1"}, "brief"),
-    ({"llm_provider": "local"}, "brief"),
+    ({"llm_base_url": "http://127.0.0.1:11434/v1"}, "checklist"),
+    ({"llm_base_url": "http://localhost:8080/v1"}, "checklist"),
+    ({"llm_base_url": "http://192.168.1.20:8000/v1"}, "checklist"),
+    ({"llm_base_url": "http://ollama:11434/v1"}, "checklist"),
+    ({"llm_provider": "local"}, "checklist"),
     ({"llm_provider": "fake"}, "none"),
     ({"llm_base_url": "https://api.openai.com/v1", "decision_reasoning": "brief"}, "brief"),
     ({"llm_base_url": "http://127.0.0.1:1/v1", "decision_reasoning": "NONE"}, "none"),

@@ -178,9 +178,10 @@ REASONING_MODES = ("none", "brief", "checklist", "checks")
 
 
 def decision_reasoning(settings: Any) -> str:
-    """``TERTULIA_DECISION_REASONING``; ``auto`` (the default) is ``brief`` for a model on this machine or the local
-    network (the embedded llama.cpp model, an OpenAI-compatible server on a loopback/private address: small models,
-    measured in ``benchmarks/README.md``) and ``none`` for a hosted provider (large models keep one short pick)."""
+    """``TERTULIA_DECISION_REASONING``; ``auto`` (the default) is ``checklist`` for a model on this machine or the
+    local network (the embedded llama.cpp model, an OpenAI-compatible server on a loopback/private address: small
+    models; chosen over ``brief`` and ``checks`` on the labelled set, ``benchmarks/README.md``) and ``none`` for a
+    hosted provider (large models keep one short pick)."""
     mode = str(getattr(settings, "decision_reasoning", "auto") or "auto").lower()
     if mode in REASONING_MODES:
         return mode
@@ -190,8 +191,8 @@ def decision_reasoning(settings: Any) -> str:
     if provider == "fake":
         return "none"
     if provider == "local" or not settings.llm_base_url:
-        return "brief"
-    return "brief" if _self_hosted(settings.llm_base_url) else "none"
+        return "checklist"
+    return "checklist" if _self_hosted(settings.llm_base_url) else "none"
 
 
 def _self_hosted(url: str) -> bool:

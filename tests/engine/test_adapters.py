@@ -47,8 +47,22 @@ async def test_conversation_through_openai_compatible_adapter(stub):
     assert engage["temperature"] == 0.1 and "bogus" not in engage
     decision = [r for r in stub.state.requests if "response_format" in r][0]
     assert decision["response_format"]["json_schema"]["strict"] is True
+    assert "temperature" not in decision  # no decision temperature configured: the provider's default
     await llm.aclose()
     await embedder.aclose()
+
+
+async def test_decision_temperature_is_sent_with_decisions_only_and_never_over_a_preference(stub):
+    stub.state.requests.clear()
+    llm = OpenAICompatLLM(stub.base_url, "k", default_model="m", decision_temperature=0.0)
+    prefs = {"SelectNextAction": {"llm_name": "m", "params": {"temperature": 0.3}}}
+    await run(request(simple_graph(), "hello", state="greet"), ports(llm))
+    await run(request(simple_graph(), "hello", state="greet", prefs=prefs), ports(llm))
+    decisions = [r for r in stub.state.requests if "response_format" in r]
+    replies = [r for r in stub.state.requests if r.get("stream")]
+    assert [d.get("temperature") for d in decisions] == [0.0, 0.3]
+    assert all("temperature" not in r for r in replies)
+    await llm.aclose()
 
 
 async def test_unreachable_provider_is_an_engine_error():

@@ -38,6 +38,7 @@ async def test_auto_with_base_url_uses_openai_adapter_and_model_map(tmp_path, mo
     assert isinstance(rt.llm, OpenAICompatLLM)
     assert rt.llm.model_for("openai_gpt-5.2-2025-12-11") == "llama3.1"
     assert rt.llm.model_for("google_gemini-2.5-pro") == "house"
+    assert rt.llm.decision_temperature == 0.0  # a loopback server: greedy decisions
     for close in rt.closers:
         await close()
 

@@ -79,6 +79,9 @@ def _build_llm(settings: Any) -> Any:
             default_model=settings.llm_model,
             timeout=settings.llm_timeout_seconds,
             model_map=model_map(),
+            # greedy decisions on self-hosted servers (llama.cpp's server samples at 0.8 by default), as the
+            # embedded model's adapter does
+            decision_temperature=0.0 if settings.llm_base_url and _self_hosted(settings.llm_base_url) else None,
         )
     if provider == "local" or (provider == "auto" and _local_available()):
         from tertulia.engine.adapters.llama_local import MODEL_HINT, LlamaLocalLLM, default_model_path

@@ -52,8 +52,13 @@ def strict_compatible(schema: Any) -> bool:
 
 class OpenAICompatLLM:
     def __init__(self, base_url: str | None, api_key: str | None, default_model: str, timeout: float = 120.0,
-                 model_map: dict[str, str] | None = None, max_retries: int = 1) -> None:
+                 model_map: dict[str, str] | None = None, max_retries: int = 1,
+                 decision_temperature: float | None = None) -> None:
+        """``decision_temperature``: sent with every decision that does not set its own ``temperature`` (the wiring
+        sends 0 to self-hosted servers, whose default is often 0.8; hosted models keep their provider's default,
+        since some accept only that)."""
         self.http = OpenAIHttp(base_url, api_key, timeout, max_retries)
+        self.decision_temperature = decision_temperature
         self.default_model = default_model
         self.model_map = dict(model_map or {})
         self.stream_usage = True  # ask for the usage chunk until the provider says it does not know the option
@@ -111,7 +116,10 @@ class OpenAICompatLLM:
         fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
                                                       "strict": strict_compatible(schema)}}
         try:
-            response = await self.http.post_json("/chat/completions", {**self._kwargs(request), "response_format": fmt})
+            body = {**self._kwargs(request), "response_format": fmt}
+            if self.decision_temperature is not None:
+                body.setdefault("temperature", self.decision_temperature)
+            response = await self.http.post_json("/chat/completions", body)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, request.interaction) from exc
         choices = response.get("choices") if isinstance(response, dict) else None

@@ -115,9 +115,10 @@ async def test_a_second_transition_needs_an_exit_clearly_closer_to_the_message()
 
 
 def test_the_second_transition_rule():
-    ranking = Ranking(order=[1, 0], sims=[0.2, 0.45], entered=0.3)
+    ranking = Ranking(order=[1, 0], sims=[0.2, 0.5], entered=0.3)
     assert ranking.allows(1) and not ranking.allows(0)  # only the closest, and only clearly ahead of the entry
-    assert not Ranking(order=[1, 0], sims=[0.2, 0.35], entered=0.3).allows(1)
+    assert not Ranking(order=[1, 0], sims=[0.2, 0.4], entered=0.3).allows(1)  # not clearly ahead
+    assert not Ranking(order=[1, 0], sims=[0.0, 0.2], entered=0.0).allows(1)  # ahead, but about nothing
     assert Ranking(order=[0, 1], sims=None, entered=None).allows(1)  # no embedder: the model's word stands
 
 

@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-# cosine lead a second exit in one turn needs over the exit that led into its state (labelled set: legitimate second
-# transitions lead by 0.2-0.4, spurious ones by under 0.05)
-SECOND_HOP_MARGIN = 0.10
+# A second exit in one turn needs to lead the exit that led into its state by SECOND_HOP_MARGIN and to reach
+# SECOND_HOP_FLOOR itself (MiniLM cosines on the labelled set: the two legitimate second transitions lead by 0.23 and
+# 0.40 at 0.32 and 0.53; spurious ones led by 0.11 or less, or sat near 0.1 on a bare "Hello"). Set on that set.
+SECOND_HOP_MARGIN = 0.15
+SECOND_HOP_FLOOR = 0.30
 
 _CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 _LIMIT = 4096
@@ -81,7 +83,8 @@ class Ranking:
         user's message, and only when that exit is clearly closer to the message than the exit that led here."""
         if self.sims is None or self.entered is None:
             return True
-        return j == self.order[0] and self.sims[j] >= self.entered + SECOND_HOP_MARGIN
+        lead = self.sims[j] - self.entered
+        return j == self.order[0] and lead >= SECOND_HOP_MARGIN and self.sims[j] >= SECOND_HOP_FLOOR
 
     def best(self, met: list[int]) -> int:
         return met[0] if self.sims is None else max(met, key=lambda j: (self.sims[j], -j))

@@ -17,7 +17,10 @@ VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 # running it. Parameters are bound by name at execution.
 _ORG, _CONV = bindparam("org_id"), bindparam("conversation_id")
 _CONVERSATION = select(Conversation).where(Conversation.org_id == _ORG, Conversation.id == _CONV)
-_MESSAGES = select(Message).where(Message.org_id == _ORG, Message.conversation_id == _CONV)
+# The transcript as plain rows of the columns a turn reads: no ORM instances (identity map, instance state) for a
+# window of up to 160 messages on every turn.
+_MESSAGES = select(Message.id, Message.interaction_id, Message.message_type, Message.message, Message.created_at,
+                   Message.position).where(Message.org_id == _ORG, Message.conversation_id == _CONV)
 _ALL_MESSAGES = _MESSAGES.order_by(Message.position)
 _LAST_MESSAGES = _MESSAGES.order_by(Message.position.desc()).limit(bindparam("last"))
 _REPLAYS = (
@@ -109,13 +112,14 @@ async def count_interactions(session: AsyncSession, org_id: str, conversation_id
 
 async def transcript(
     session: AsyncSession, org_id: str, conversation_id: str, *, last: int | None = None
-) -> list[Message]:
+) -> list[Any]:
     """Every message of the conversation (inner thoughts included), in conversation order; only the ``last`` ones
-    when given (still in order)."""
+    when given (still in order). Rows with ``id``, ``interaction_id``, ``message_type``, ``message``, ``created_at``
+    and ``position``."""
     params = {"org_id": org_id, "conversation_id": conversation_id}
     if last is None:
-        return list((await session.scalars(_ALL_MESSAGES, params)).all())
-    recent = list((await session.scalars(_LAST_MESSAGES, {**params, "last": last})).all())
+        return list((await session.execute(_ALL_MESSAGES, params)).all())
+    recent = list((await session.execute(_LAST_MESSAGES, {**params, "last": last})).all())
     recent.reverse()
     return recent
 

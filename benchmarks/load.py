@@ -5,6 +5,9 @@ engine, NDJSON streaming, the one-transaction commit) under concurrency.
     python benchmarks/load.py --conversations 20 --turns 10 --processes 1 --database sqlite
     python benchmarks/load.py --conversations 20 --turns 10 --processes 2 --database postgres
 
+* Decisions: ``--reasoning none`` (default): the instant stub stands in for a hosted model, which decides with one
+  labelled pick; ``checklist`` (what a loopback server gets by default) adds an embedding of the user's message per
+  decision (``engine/closeness.py``), a few ms of CPU that a real local model's seconds per decision hide.
 * LLM: ``--llm stub`` (default) is the OpenAI-compatible stub (``tests/engine/openai_stub.py``) in its own process,
   reached through the real OpenAI adapter; ``--llm fake`` is ``TERTULIA_LLM_PROVIDER=fake`` (no HTTP hop).
 * Each conversation is opened with create (its opening turn), then M interacts; request k of conversation i goes to
@@ -243,8 +246,8 @@ ROWS = [  # (label, formatter) for the side-by-side table
 
 
 def print_figures(args: argparse.Namespace, runs: list[tuple[str, dict]]) -> None:
-    print(f"database={args.database} processes={args.processes} llm={args.llm} conversations={args.conversations} "
-          f"turns/conversation={args.turns} (+1 opening); plain GET = {BASELINE_PATH}"
+    print(f"database={args.database} processes={args.processes} llm={args.llm} reasoning={args.reasoning} "
+          f"conversations={args.conversations} turns/conversation={args.turns} (+1 opening); plain GET = {BASELINE_PATH}"
           + (", one before every turn and" if args.conversations == 1 else "")
           + f" {args.baseline_requests} before and after the load")
     width = max(len(label) for label, _ in ROWS)
@@ -316,6 +319,9 @@ def main() -> int:
     parser.add_argument("--baseline-requests", type=int, default=30,
                         help="plain GETs measured sequentially before and after the load")
     parser.add_argument("--profile", help="py-spy record server process 0 during the load into this file")
+    parser.add_argument("--reasoning", default="none", choices=("none", "brief", "checklist", "checks", "auto"),
+                        help="TERTULIA_DECISION_REASONING of the servers (default none: the instant stub stands in for "
+                        "a hosted model; checklist/checks add an embedding of the message per decision)")
     parser.add_argument("--before", help="also measure this older tertulia source tree (its src/ folder, e.g. from "
                         "'git archive <commit> src | tar -x -C /tmp/before'), first, and print both side by side")
     parser.add_argument("--profile-format", choices=("raw", "speedscope", "flamegraph"), default="raw")
@@ -346,7 +352,7 @@ def one_run(args: argparse.Namespace, src: str) -> dict:
                     stub, llm_root = start_stub_process(timeout=20)
                     llm_url = f"{llm_root}/v1"
                     args.llm_url = llm_url
-                env = {"PYTHONPATH": src} if src else {}
+                env = {"TERTULIA_DECISION_REASONING": args.reasoning} | ({"PYTHONPATH": src} if src else {})
                 with Cluster(Path(tmp), args.processes, database_url=url, llm_base_url=llm_url, extra_env=env) as cluster:
                     return asyncio.run(run(cluster, args))
         finally:

@@ -42,6 +42,23 @@ def load(path: Path, idle: bool) -> tuple[Counter, Counter, int]:
     return own, inclusive, total
 
 
+def package(frame: str) -> str:
+    """Where a frame's code lives: ``tertulia.<domain>``, a library's top-level package, or the standard library."""
+    found = re.search(r"\(([^()]*)\)$", frame)
+    path = found.group(1) if found else ""
+    parts = path.split("/")
+    if parts[0] == "tertulia" and len(parts) > 2:
+        return f"tertulia.{parts[1]}"
+    return parts[0].removesuffix(".py") if len(parts) > 1 else "(python stdlib)"
+
+
+def by_package(own: Counter) -> Counter:
+    out: Counter = Counter()
+    for frame, n in own.items():
+        out[package(frame)] += n
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", type=Path)
@@ -54,6 +71,9 @@ def main() -> None:
     print(f"\ntop {args.top} frames by own time")
     for frame, n in own.most_common(args.top):
         print(f"  {100 * n / total:5.1f} %  {frame}")
+    print(f"\ntop {args.top} packages by own time (where the CPU went)")
+    for name, n in by_package(own).most_common(args.top):
+        print(f"  {100 * n / total:5.1f} %  {name}")
     pattern = re.compile(args.match) if args.match else None
     rows = [(f, n) for f, n in inclusive.most_common() if pattern is None or pattern.search(f)]
     print(f"\ntop {args.top} frames by inclusive time" + (f" matching {args.match!r}" if pattern else ""))

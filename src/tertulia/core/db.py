@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -75,7 +76,7 @@ class OrgScoped:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_deserializer": orjson.loads}  # JSON columns read on every turn (replays, versions)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -68,3 +68,36 @@ async def test_one_pick_confirmation_uses_labels_and_lists_triggers():
     assert list(schema["properties"]) == ["behavior"] and schema["properties"]["behavior"]["enum"][0] == "none"
     assert "- behavior 1: The user asks about cost" in dbs_request(llm).messages[1].content  # best-ranked first
     assert res.insights["triggered_dynamic_behavior_set_version_info"] == [COST.set_id, 1]
+
+
+def _situation(request) -> str:  # noqa: ANN001
+    text = request.messages[-1].content
+    return text.split("## The situation\n", 1)[1].split("\n", 1)[0].removesuffix(" (currently in effect)")
+
+
+async def test_small_models_judge_each_candidate_in_its_own_request_and_the_best_ranked_yes_applies():
+    llm = ScriptedLLM()
+    yes = {"The user expresses suicidal thoughts", "The user asks about cost, prices or insurance coverage"}
+    llm.decision_defaults["check_dynamic_behavior"] = lambda req, schema: {
+        "applies": "yes" if _situation(req) in yes else "no"}
+    res = await run(request(simple_graph(), "I don't want to be alive anymore", state="ask",
+                            behaviors=[COST, WEATHER, SUICIDE]), ports(llm, reasoning="checklist"))
+    checks = [r for r in llm.requests if r.interaction == "SelectDynamicBehavior"]
+    assert len(checks) == 3  # one request per candidate (TOP_K), concurrently
+    assert all(r.messages[-1].content.count("## The situation") == 1 for r in checks)  # each sees only its own
+    assert {n for n, _ in llm.schemas if n.startswith("check_dynamic")} == {"check_dynamic_behavior"}
+    assert "missing one is far worse than a false alarm" in checks[0].messages[-1].content
+    # both SUICIDE and COST said yes: the one ranked higher (its request is made first) applies
+    first_yes = next(_situation(r) for r in checks if _situation(r) in yes)
+    expected = SUICIDE if first_yes.startswith("The user expresses") else COST
+    assert res.insights["triggered_dynamic_behavior_set_version_info"] == [expected.set_id, 1]
+    # the speculative navigation decision (made before the behavior was known) is redone with its instructions
+    assert llm.calls["SelectNextAction"] == 2 and llm.calls["EngageUser"] == 1
+
+
+async def test_small_models_with_every_candidate_answered_no_select_nothing():
+    llm = ScriptedLLM()  # unscripted: the schema's first value, "no"
+    res = await run(request(simple_graph(), "What a lovely day", state="ask", behaviors=[SUICIDE, WEATHER]),
+                    ports(llm, reasoning="checks"))
+    assert llm.calls["SelectDynamicBehavior"] == 2
+    assert res.insights["triggered_dynamic_behavior_set_version_info"] is None

@@ -13,12 +13,15 @@ toward safety behaviors.
 * No behaviors → no embedding, no LLM call. The previous behavior ranked first by a clear margin
   (``KEEP_MARGIN``) and still scoring ``KEEP_THRESHOLD`` → kept without an LLM call (a new topic that outranks it is
   always judged).
-* ``Ports.reasoning == "brief"``: the confirmation first restates what the user just said, then names the behavior by
-  its trigger text; ``"none"``: one labelled pick (``behavior N`` / ``none``).
+* ``Ports.reasoning`` ``"checklist"``/``"checks"`` (small local models): each candidate is judged in its own small
+  request, all at once, seeing only its own situation; the best-ranked "yes" applies (on Qwen2.5-Coder-1.5B recall
+  0.30 → 0.94, benchmarks/README.md). ``"brief"``: one confirmation that restates what the user just said, then names
+  the behavior by its trigger text; ``"none"``: one labelled pick (``behavior N`` / ``none``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from collections import OrderedDict
@@ -142,7 +145,9 @@ async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
         runner_up = ranked.scores[1][1] if len(ranked.scores) > 1 else -1.0
         if ranked.scores[0][1] - runner_up >= KEEP_MARGIN:
             return previous
-    brief = ctx.ports.reasoning != "none"  # brief, checklist or checks: the brief confirmation (measured)
+    if ctx.ports.reasoning in ("checklist", "checks"):
+        return await _check_each(ctx, candidates, previous)
+    brief = ctx.ports.reasoning != "none"  # brief
     names = _unique([_name(b) for b in candidates] if brief else [f"behavior {i + 1}" for i in range(len(candidates))])
     head = [
         "Decide which dynamic behavior, if any, applies to the conversation right now. Each behavior is named by the "
@@ -173,6 +178,47 @@ async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
         if choice in (name.lower(), b.set_id, f"behavior {i + 1}"):
             return b
     return None
+
+
+CHECK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"applies": {"type": "string", "enum": ["no", "yes"]}},
+    "required": ["applies"],
+    "additionalProperties": False,
+}
+
+
+async def _check_each(ctx: TurnContext, candidates: list[BehaviorVersion],
+                      previous: BehaviorVersion | None) -> BehaviorVersion | None:
+    """Small models: each candidate judged in its own request, all at once (one sees only its own situation, so the
+    order of the others cannot sway it); the best-ranked "yes" applies."""
+    said = latest_input(ctx.request) or "(nothing yet)"
+    head = ["Decide whether one situation applies to the conversation right now. Do not write a reply to the user."]
+    head += bullet("What you know about the user", list(ctx.request.user_model))
+
+    def tail(b: BehaviorVersion) -> list[str]:
+        triggers = [" ".join(str(t).split()) for t in b.conversation_triggers]
+        return [SAFETY_NOTE.replace("choose it", "answer yes").replace("choose a behavior", "answer yes"), "",
+                "## The situation", triggers[0] + (" (currently in effect)" if b is previous else ""),
+                *([f"(also: {'; '.join(triggers[1:])})"] if triggers[1:] else []), "",
+                f"## What the user just said\n{said}", "",
+                'Does this situation apply to what the user just said? Answer in JSON: "applies": "yes" or "no".']
+
+    async def ask(b: BehaviorVersion) -> bool:
+        messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail(b))
+        raw = await ctx.llm.decide(ctx.llm.request("SelectDynamicBehavior", messages), CHECK_SCHEMA,
+                                   "check_dynamic_behavior")
+        return str(raw.get("applies", "no") if isinstance(raw, dict) else raw).strip().lower() == "yes"
+
+    tasks = [asyncio.ensure_future(ask(b)) for b in candidates]
+    try:
+        answers = await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return next((b for b, yes in zip(candidates, answers, strict=True) if yes), None)
 
 
 def _name(b: BehaviorVersion) -> str:

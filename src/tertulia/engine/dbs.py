@@ -15,8 +15,9 @@ toward safety behaviors.
   always judged).
 * ``Ports.reasoning`` ``"checklist"``/``"checks"`` (small local models): each candidate is judged in its own small
   request, all at once, seeing only its own situation; the best-ranked "yes" applies (on Qwen2.5-Coder-1.5B recall
-  0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). ``"brief"``: one confirmation that restates what the user just said, then names
-  the behavior by its trigger text; ``"none"``: one labelled pick (``behavior N`` / ``none``).
+  0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). ``"brief"``: one confirmation that
+  restates what the user just said, then names the behavior by its trigger text; ``"none"``: one labelled pick
+  (``behavior N`` / ``none``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tertulia.engine.checklist import checklist_tail, met_exits
@@ -202,14 +203,41 @@ def _checked(choice: tuple[str, int], ranking: Ranking, raw: Any, actions: list[
     return choice
 
 
+@dataclass
+class _Seen:
+    """An action state's decision inputs: the user's latest message, the options' texts and the exits' ranking."""
+
+    said: str
+    exit_texts: list[str]
+    action_texts: list[str]
+    ranking: Ranking
+
+
+async def _seen(ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
+                entered_by: str | None) -> _Seen:
+    said = latest_input(ctx.request)
+    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
+    ranking = (await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
+               if exits else Ranking([], None, None))
+    return _Seen(said, exit_texts, _unique_texts(actions), ranking)
+
+
+async def _decide_framed(ctx: TurnContext, head: Callable[[], list[str]], tail: list[str], schema: dict[str, Any],
+                         rounds: ToolRounds | None) -> Any:
+    """A ``SelectNextAction`` with the conversation in the middle and ``tail`` (the choice) last."""
+    return await _decide(
+        ctx, "SelectNextAction",
+        lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
+        schema, "select_next_action", rounds,
+    )
+
+
 async def _brief_action(
     ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
     head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
 ) -> tuple[str, int]:
-    said = latest_input(ctx.request)
-    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
-    action_texts = _unique_texts(actions)
-    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by) if exits else Ranking([], None, None)
+    seen = await _seen(ctx, state, actions, exits, entered_by)
+    said, exit_texts, action_texts, ranking = seen.said, seen.exit_texts, seen.action_texts, seen.ranking
     order = ranking.order
     tail = [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", ""]
     tail += _entered_note(entered_by)
@@ -231,11 +259,7 @@ async def _brief_action(
         answer.append('"action": the action to perform if you stay, copied exactly')
     tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-    raw = await _decide(
-        ctx, "SelectNextAction",
-        lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
-        schema, "select_next_action", rounds,
-    )
+    raw = await _decide_framed(ctx, head, tail, schema, rounds)
     return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
 
 
@@ -243,16 +267,11 @@ async def _checklist_action(
     ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
     head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
 ) -> tuple[str, int]:
-    said = latest_input(ctx.request)
-    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
-    action_texts = _unique_texts(actions)
-    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
-    tail, schema, by_exit = checklist_tail(said, exit_texts, ranking.order, action_texts, _entered_note(entered_by))
-    raw = await _decide(
-        ctx, "SelectNextAction",
-        lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
-        schema, "select_next_action", rounds,
-    )
+    seen = await _seen(ctx, state, actions, exits, entered_by)
+    action_texts, ranking = seen.action_texts, seen.ranking
+    tail, schema, by_exit = checklist_tail(seen.said, seen.exit_texts, ranking.order, action_texts,
+                                           _entered_note(entered_by))
+    raw = await _decide_framed(ctx, head, tail, schema, rounds)
     met = met_exits(raw, by_exit)
     if met is None:  # a brief or labelled answer (scripted tests, a model ignoring the schema)
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
@@ -280,12 +299,10 @@ async def _checks_action(
     ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]], head: list[str],
     entered_by: str | None,
 ) -> tuple[str, int]:
-    said = latest_input(ctx.request)
-    exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
-    action_texts = _unique_texts(actions)
-    ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
-    met, action = await check_exits(_asker(ctx, "SelectNextAction", head), _intro(said, entered_by), exit_texts,
-                                    ranking, action_texts)
+    seen = await _seen(ctx, state, actions, exits, entered_by)
+    action_texts, ranking = seen.action_texts, seen.ranking
+    met, action = await check_exits(_asker(ctx, "SelectNextAction", head), _intro(seen.said, entered_by),
+                                    seen.exit_texts, ranking, action_texts)
     met = [j for j in met if ranking.allows(j)]
     if met:
         return "exit", ranking.best(met)

@@ -50,7 +50,7 @@ def _yes(answer: Any) -> bool:
     return str(value or "").strip().strip('"').lower() == YES
 
 
-async def _all(calls: list[Awaitable[Any]]) -> list[Any]:
+async def gather_all(calls: list[Awaitable[Any]]) -> list[Any]:
     """Every call concurrently; the first failure cancels the rest and propagates."""
     tasks = [asyncio.ensure_future(c) for c in calls]
     try:
@@ -71,7 +71,7 @@ async def check_exits(ask: Ask, intro: list[str], exit_texts: list[str], ranking
         schema = {"type": "object", "properties": {"action": {"type": "string", "enum": action_texts}},
                   "required": ["action"], "additionalProperties": False}
         calls.append(ask(action_tail(intro, action_texts), schema, "select_action"))
-    answers = await _all(calls)
+    answers = await gather_all(calls)
     met = [j for j, a in zip(ranking.order, answers, strict=False) if _yes(a)]
     action = None
     if len(action_texts) > 1:

@@ -22,7 +22,6 @@ toward safety behaviors.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import weakref
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tertulia.engine.checks import gather_all
 from tertulia.engine.contract import BehaviorVersion, EngineError
 from tertulia.engine.prompts import bullet, framed_decision_messages, latest_input
 
@@ -211,14 +211,7 @@ async def _check_each(ctx: TurnContext, candidates: list[BehaviorVersion],
                                    "check_dynamic_behavior")
         return str(raw.get("applies", "no") if isinstance(raw, dict) else raw).strip().lower() == "yes"
 
-    tasks = [asyncio.ensure_future(ask(b)) for b in candidates]
-    try:
-        answers = await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    answers = await gather_all([ask(b) for b in candidates])
     return next((b for b, yes in zip(candidates, answers, strict=True) if yes), None)
 
 

@@ -152,3 +152,17 @@ async def test_a_plain_action_state_turn_is_two_sequential_llm_steps():
     assert res.insights["current_state_name"] == "collect"
     # one decision step (2 checks + the action pick, concurrently), then the reply
     assert llm.calls["SelectNextAction"] == 3 and llm.peak == 3 and llm.calls["EngageUser"] == 1
+
+
+async def test_one_failing_check_fails_the_decision_and_cancels_the_others():
+    import pytest
+
+    from tertulia.engine.contract import EngineError
+
+    llm = CountingLLM()
+    llm.slow("SelectNextAction", 0.5)  # the other checks are still in flight when the first one fails
+    llm.fail("SelectNextAction", RuntimeError("provider exploded"))
+    with pytest.raises(EngineError) as info:
+        await run(request(BOOKING, "I'd like to book an appointment", state="greet"), checks(llm))
+    assert "provider exploded" in info.value.description
+    assert llm.in_flight == 0  # nothing left running after the turn failed

@@ -95,7 +95,7 @@ async def test_trigger_embeddings_are_cached_per_version():
     first = embedder.texts_embedded
     await run(request(simple_graph(), "more dinner recipes", behaviors=[RECIPES, CRISIS]), p)
     assert first == 2 + 4 and embedder.texts_embedded - first == 2  # only the context texts the second time
-    assert ("e" * 24, 1) in dbs._CACHE[embedder]
+    assert ("e" * 24, 1) in dbs._TRIGGERS.of(embedder)
 
 
 async def test_active_memory_queries_memories_and_fills_working_memory():

@@ -166,3 +166,16 @@ async def test_one_failing_check_fails_the_decision_and_cancels_the_others():
         await run(request(BOOKING, "I'd like to book an appointment", state="greet"), checks(llm))
     assert "provider exploded" in info.value.description
     assert llm.in_flight == 0  # nothing left running after the turn failed
+
+
+async def test_the_message_is_embedded_once_per_turn_however_many_decisions_rank_exits():
+    from tertulia.engine.fakes import FakeEmbedder
+
+    embedder = FakeEmbedder()
+    llm = ScriptedLLM()
+    judge(llm, {"The patient wants to book an appointment"}, action="Ask for a day")
+    res = await run(request(BOOKING, "Please book an appointment on a new day for me", state="greet"),
+                    ports(llm, reasoning="checks", embedder=embedder))
+    assert res.insights["current_state_name"] == "collect"  # two decisions ranked exits: greet's, then collect's
+    # the message once, greet's 3 exits, collect's 2 (the exit that led in is greet's, already embedded)
+    assert embedder.texts_embedded == 1 + 3 + 2

@@ -18,15 +18,15 @@ YES, NO = "yes", "no"
 ACTION_KEY = "action"
 
 
-def checklist_tail(said: str, exit_texts: list[str], order: list[int], action_texts: list[str],
-                   entered: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
-    """The prompt's last lines, the schema and the answer key of each exit (by the exit's index).
+def checklist_tail(intro: list[str], exit_texts: list[str], order: list[int],
+                   action_texts: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
+    """The prompt's last lines (after ``intro``: what the user just said), the schema and the answer key of each exit
+    (by the exit's index).
 
     The keys are the conditions' own texts: the model writes a condition out, then answers it, so each yes/no sits
     right after the words it is about (opaque letters drew the same letter's "yes" whatever the conversation)."""
     by_exit = [t if t != ACTION_KEY else f"{t} (condition)" for t in exit_texts]
-    tail = [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", "", *entered]
-    tail += ["## Exit conditions to check, one by one", *[f"- {by_exit[j]}" for j in order]]
+    tail = [*intro, "## Exit conditions to check, one by one", *[f"- {by_exit[j]}" for j in order]]
     properties: dict[str, Any] = {by_exit[j]: {"type": "string", "enum": [NO, YES]} for j in order}
     answer = ['each exit condition, copied exactly, with "yes" only if the conversation, and above all what the user '
               'just said, clearly meets that condition, otherwise "no"']

@@ -28,37 +28,50 @@ import numpy as np
 SECOND_HOP_MARGIN = 0.15
 SECOND_HOP_FLOOR = 0.30
 
-_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[str, np.ndarray]] = weakref.WeakKeyDictionary()
-_LIMIT = 4096
+class VectorCache:
+    """Vectors remembered per embedder instance (weakly keyed: a replaced embedder takes its vectors with it), each a
+    bounded LRU. An embedder's vector for a given input never changes, so nothing needs invalidating."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._store: weakref.WeakKeyDictionary[Any, OrderedDict[Any, np.ndarray]] = weakref.WeakKeyDictionary()
+
+    def of(self, embedder: Any) -> OrderedDict[Any, np.ndarray]:
+        try:
+            return self._store.setdefault(embedder, OrderedDict())
+        except TypeError:  # not weak-referenceable: no caching across turns
+            return OrderedDict()
+
+    def put(self, cache: OrderedDict[Any, np.ndarray], key: Any, value: np.ndarray) -> None:
+        cache[key] = value
+        while len(cache) > self.limit:
+            cache.popitem(last=False)
 
 
-def _cache(embedder: Any) -> OrderedDict[str, np.ndarray]:
-    try:
-        return _CACHE.setdefault(embedder, OrderedDict())
-    except TypeError:  # not weak-referenceable
-        return OrderedDict()
+def normalise_rows(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms == 0, 1.0, norms)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n else v
+_TEXTS = VectorCache(4096)
 
 
 async def similarities(embedder: Any, said: str, texts: list[str]) -> list[float] | None:
-    """Cosine of ``said`` to each of ``texts``; None when there is nothing to compare or the embedder fails."""
+    """Cosine of ``said`` to each of ``texts``; None when there is nothing to compare or the embedder fails. The
+    message is cached like the options: a turn's speculative decision, a redone one and the next state's all reuse
+    its vector."""
     if not said.strip() or not texts or embedder is None:
         return None
-    cache = _cache(embedder)
-    missing = list(dict.fromkeys(t for t in texts if t not in cache))
-    try:
-        vectors = np.asarray(await embedder.embed([said, *missing]), dtype=np.float32)
-    except Exception:  # noqa: BLE001 - ordering is an aid, never a reason to fail the turn
-        return None
-    for text, v in zip(missing, vectors[1:], strict=True):
-        cache[text] = _unit(v)
-        while len(cache) > _LIMIT:
-            cache.popitem(last=False)
-    query = _unit(vectors[0])
+    cache = _TEXTS.of(embedder)
+    missing = list(dict.fromkeys(t for t in (said, *texts) if t not in cache))
+    if missing:
+        try:
+            vectors = np.asarray(await embedder.embed(missing), dtype=np.float32)
+        except Exception:  # noqa: BLE001 - ordering is an aid, never a reason to fail the turn
+            return None
+        for text, v in zip(missing, normalise_rows(vectors), strict=True):
+            _TEXTS.put(cache, text, v)
+    query = cache[said]
     return [float(cache[t] @ query) for t in texts]
 
 

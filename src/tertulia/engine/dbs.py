@@ -23,14 +23,13 @@ toward safety behaviors.
 from __future__ import annotations
 
 import re
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tertulia.engine.checks import gather_all
+from tertulia.engine.closeness import VectorCache, normalise_rows
 from tertulia.engine.contract import BehaviorVersion, EngineError
 from tertulia.engine.prompts import bullet, framed_decision_messages, latest_input
 
@@ -44,8 +43,7 @@ USER_WEIGHT, HISTORY_WEIGHT = 0.7, 0.3
 HISTORY_MESSAGES = 6
 NONE_OPTION = "none"
 
-_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int], np.ndarray]] = weakref.WeakKeyDictionary()
-_CACHE_LIMIT = 2048
+_TRIGGERS = VectorCache(2048)  # trigger vectors by (set_id, version): a version's triggers never change
 
 
 @dataclass
@@ -53,13 +51,6 @@ class Selection:
     selected: BehaviorVersion | None = None
     scores: list[tuple[BehaviorVersion, float]] = field(default_factory=list)
     embedded: bool = False
-
-
-def _cache_for(embedder: Any) -> OrderedDict[tuple[str, int], np.ndarray]:
-    try:
-        return _CACHE.setdefault(embedder, OrderedDict())
-    except TypeError:  # not weak-referenceable: no caching across turns
-        return OrderedDict()
 
 
 def context_texts(ctx: TurnContext) -> tuple[str, str]:
@@ -79,7 +70,7 @@ async def rank(ctx: TurnContext) -> Selection:
     latest, history = context_texts(ctx)
     if not (latest or history):
         return Selection(embedded=False)
-    cache = _cache_for(ctx.ports.embedder)
+    cache = _TRIGGERS.of(ctx.ports.embedder)
     missing = [b for b in behaviors if (b.set_id, b.version) not in cache]
     texts = [latest or history, history or latest] + [v for b in missing for v in _variants(b.conversation_triggers)]
     try:
@@ -89,11 +80,9 @@ async def rank(ctx: TurnContext) -> Selection:
     offset = 2
     for b in missing:
         n = len(_variants(b.conversation_triggers))
-        cache[(b.set_id, b.version)] = _normalise_rows(vectors[offset : offset + n])
+        _TRIGGERS.put(cache, (b.set_id, b.version), normalise_rows(vectors[offset : offset + n]))
         offset += n
-        while len(cache) > _CACHE_LIMIT:
-            cache.popitem(last=False)
-    query = _normalise_rows((USER_WEIGHT * vectors[0] + HISTORY_WEIGHT * vectors[1])[None, :])[0]
+    query = normalise_rows((USER_WEIGHT * vectors[0] + HISTORY_WEIGHT * vectors[1])[None, :])[0]
     scores = []
     for b in behaviors:
         matrix = cache[(b.set_id, b.version)]
@@ -113,11 +102,6 @@ def _variants(triggers: list[str]) -> list[str]:
         bare = _SUBJECT.sub("", t.strip()).rstrip(".")
         out += [t, bare, f"I {bare}"] if bare and bare != t.strip().rstrip(".") else [t]
     return out
-
-
-def _normalise_rows(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return m / np.where(norms == 0, 1.0, norms)
 
 
 SAFETY_NOTE = (

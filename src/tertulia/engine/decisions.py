@@ -44,10 +44,7 @@ from tertulia.engine.tools import ToolRounds
 
 
 STAY = "none of them: stay in this state"
-SAID_MAX = 160
-# cosine lead a second exit in one turn needs over the exit that led into its state (labelled set: legitimate second
-# transitions lead by 0.2-0.4, spurious ones by under 0.05)
-SECOND_HOP_MARGIN = 0.10  # characters of the restatement (bounds the reasoning's output tokens)
+SAID_MAX = 160  # characters of the restatement (bounds the reasoning's output tokens)
 
 
 def options_for(actions: list[str], exits: list[dict[str, Any]]) -> list[str]:
@@ -239,8 +236,7 @@ async def _brief_action(
     seen = await _seen(ctx, state, actions, exits, entered_by)
     said, exit_texts, action_texts, ranking = seen.said, seen.exit_texts, seen.action_texts, seen.ranking
     order = ranking.order
-    tail = [f"## What the user just said\n{said or '(nothing yet: the conversation is starting)'}", ""]
-    tail += _entered_note(entered_by)
+    tail = _intro(said, entered_by)
     properties: dict[str, Any] = {}
     answer = []
     if exits:
@@ -269,8 +265,8 @@ async def _checklist_action(
 ) -> tuple[str, int]:
     seen = await _seen(ctx, state, actions, exits, entered_by)
     action_texts, ranking = seen.action_texts, seen.ranking
-    tail, schema, by_exit = checklist_tail(seen.said, seen.exit_texts, ranking.order, action_texts,
-                                           _entered_note(entered_by))
+    tail, schema, by_exit = checklist_tail(_intro(seen.said, entered_by), seen.exit_texts, ranking.order,
+                                           action_texts)
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     met = met_exits(raw, by_exit)
     if met is None:  # a brief or labelled answer (scripted tests, a model ignoring the schema)
@@ -278,9 +274,12 @@ async def _checklist_action(
     met = [j for j in met if ranking.allows(j)]
     if met:
         return "exit", ranking.best(met)
-    if len(actions) > 1 and _match(str(raw.get("action") or ""), action_texts) is None:
+    if len(actions) <= 1:
+        return "action", 0
+    index = _match(str(raw.get("action") or ""), action_texts)
+    if index is None:
         return resolve_choice({"next": str(raw.get("action") or "")}, actions, exits)
-    return _stay(raw, actions, action_texts)
+    return "action", index
 
 
 def _asker(ctx: TurnContext, interaction: str, head: list[str]):  # noqa: ANN202
@@ -322,16 +321,14 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
         lines += bullet("Decision guidelines", list(state.get("decision_guidelines") or []) + ctx.effect.instructions)
         return lines + memory_context(ctx.working_memory, ctx.reflections, ctx.request.user_model)
 
+    said = latest_input(ctx.request)
+    texts = _unique_texts([str(e.get("description", "")) for e in exits])
     if ctx.ports.reasoning == "checks" and not rounds:
-        said = latest_input(ctx.request)
-        texts = _unique_texts([str(e.get("description", "")) for e in exits])
         ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, texts, None)
         met, _ = await check_exits(_asker(ctx, "SelectNextActionForDecisionState", head()), _intro(said, None),
                                    texts, ranking, [], decision=True)
         return ranking.best(met) if met else ranking.order[0]  # a decision state always leaves: the closest
     if ctx.ports.reasoning != "none":  # brief (and checklist, and checks with tools)
-        said = latest_input(ctx.request)
-        texts = _unique_texts([str(e.get("description", "")) for e in exits])
         order = exit_order(exits, f"{state.get('name')}|{said}")
         tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]
         tail += bullet("Exit conditions (exactly one applies)", [texts[j] for j in order])

@@ -229,9 +229,9 @@ def summarise(args: argparse.Namespace, stats: Stats, wall: float, cpu_load: flo
 
 
 ROWS = [  # (label, formatter) for the side-by-side table
-    ("plain GET p50 / p99 ms", lambda f: f"{f['get_p50']:.1f} / {f['get_p99']:.1f}"),
+    ("plain GET p50 / p99 ms", lambda f: f"{f['get_p50']:.1f} / {f['get_p99']:.1f}  ({f['gets']} GETs)"),
     ("turns/s", lambda f: f"{f['turns_per_s']:.1f}  ({f['turns']} in {f['wall']:.1f} s)"),
-    ("turn p50 / p99 ms", lambda f: f"{f['turn_p50']:.1f} / {f['turn_p99']:.1f}"),
+    ("turn p50 / p99 ms", lambda f: f"{f['turn_p50']:.1f} / {f['turn_p99']:.1f}  (mean {f['turn_mean']:.1f})"),
     ("first event p50 / p99 ms", lambda f: f"{f['first_p50']:.1f} / {f['first_p99']:.1f}"),
     ("turn p50 / GET p50", lambda f: f"{f['turn_p50'] / f['get_p50']:.2f}x"),
     ("first event p50 / GET p50", lambda f: f"{f['first_p50'] / f['get_p50']:.2f}x"),
@@ -239,6 +239,7 @@ ROWS = [  # (label, formatter) for the side-by-side table
     ("server CPU ms per turn / per GET", lambda f: f"{f['cpu_turn']:.1f} / {f['cpu_get']:.1f}  "
                                                    f"({f['cpu_turn'] / max(f['cpu_get'], 1e-9):.1f}x)"),
     ("LLM calls / turn", lambda f: "n/a" if f["llm_calls"] is None else f"{f['llm_calls']:.2f}"),
+    ("embedding calls / turn", lambda f: "n/a" if f["embedding_calls"] is None else f"{f['embedding_calls']:.2f}"),
     ("LLM request bytes / turn", lambda f: "n/a" if f["llm_bytes"] is None else f"{f['llm_bytes']:.0f}"),
     ("prompt prefix reused", lambda f: "n/a" if f["prefix_share"] is None else f"{f['prefix_share']:.0f} %"),
     ("errors / lost / ghost messages", lambda f: f"{f['errors']} / {f['lost']} / {f['ghost']}"),

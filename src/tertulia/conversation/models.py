@@ -41,6 +41,8 @@ class Conversation(OrgScoped, Base):
     # Engine state carried between turns: {"graph": [graph_id, v], "state": name, "stack": [...]}
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     active_dynamic_behavior: Mapped[list[Any] | None] = mapped_column(JSONType, default=None)  # [dbs_id, v]
+    # The memory recall queries already run in this conversation (the engine does not run them again).
+    performed_queries: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     open_key: Mapped[str | None] = mapped_column(String(200), default=None)
     lock_token: Mapped[str | None] = mapped_column(String(64), default=None)
     lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

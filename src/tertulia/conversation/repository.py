@@ -35,6 +35,7 @@ def _turn_update(finished: bool) -> Any:
         state=bindparam("b_state", type_=Conversation.__table__.c.state.type),
         active_dynamic_behavior=bindparam("active_behavior",
                                           type_=Conversation.__table__.c.active_dynamic_behavior.type),
+        performed_queries=bindparam("b_queries", type_=Conversation.__table__.c.performed_queries.type),
         num_messages=Conversation.num_messages + bindparam("visible"),
         num_interactions=Conversation.num_interactions + 1, final_message_id=bindparam("b_final_message_id"),
         lock_token=None, lock_expires_at=None,
@@ -215,12 +216,14 @@ async def append_turn(
     replay: dict[str, Any],
     state: dict[str, Any],
     active_behavior: list[Any] | None,
+    performed_queries: list[str] | None,
     final_message_id: str,
     finished: bool,
     now: datetime,
 ) -> int | None:
     """Add one completed interaction with its messages to the conversation and move the conversation on (state,
-    counters, final message; finished when the turn ended it), releasing the lease ``token``.
+    counters, the recall queries run so far, final message; finished when the turn ended it), releasing the lease
+    ``token``.
 
     The conversation's UPDATE is conditional on ``lock_token = token``: it is the lease check itself. None (and
     nothing added) when the lease is no longer held. The holder of the lease knows the conversation as it was when
@@ -231,7 +234,8 @@ async def append_turn(
     visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
     moved = await session.execute(_TURN_UPDATE[bool(finished)], {
         "b_org_id": org_id, "b_conversation_id": conversation_id, "b_token": token, "b_state": state,
-        "active_behavior": active_behavior, "visible": visible, "b_final_message_id": final_message_id, "now": now,
+        "active_behavior": active_behavior, "b_queries": performed_queries or None, "visible": visible,
+        "b_final_message_id": final_message_id, "now": now,
     })
     if moved.rowcount != 1:
         return None

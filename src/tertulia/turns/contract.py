@@ -43,6 +43,7 @@ class ConversationView:
     state: dict[str, Any] | None = None
     active_behavior: tuple[str, int] | None = None
     num_interactions: int = 0
+    performed_queries: tuple[str, ...] = ()  # the memory recall queries already run in this conversation
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -74,7 +75,8 @@ class TurnInputs:
     conversation: ConversationView
     versions: PinnedVersions
     transcript: list[StoredMessage] = field(default_factory=list)
-    replays: dict[str, dict[str, Any]] = field(default_factory=dict)  # interaction id -> how it started
+    # interaction id -> how it started; only simulate and recommend read them (``TurnStore.load(replays=True)``)
+    replays: dict[str, dict[str, Any]] = field(default_factory=dict)
     is_returning_user: bool = False
     user: UserView | None = None
     user_model: list[str] = field(default_factory=list)  # user model entries (oldest first) + additional context
@@ -82,10 +84,7 @@ class TurnInputs:
 
     @property
     def performed_queries(self) -> list[str]:
-        done: list[str] = []
-        for replay in self.replays.values():
-            done.extend(q for q in replay.get("performed_queries") or [] if q not in done)
-        return done
+        return list(self.conversation.performed_queries)
 
 
 @dataclass
@@ -114,7 +113,8 @@ class TurnPlan:
     agent_message_id: str
     token: str  # the lease token
     is_opening: bool  # a create: releasing the lease removes the reserved conversation
-    request: TurnRequest
+    # None until the turn's inputs are loaded: an interact reads them after its stream has started (``pending``)
+    request: TurnRequest | None
     agent_sender: str
     new_messages: list[PendingMessage] = field(default_factory=list)
     leading_events: list[dict[str, Any]] = field(default_factory=list)
@@ -128,6 +128,9 @@ class TurnPlan:
     # reading it again: its interaction count and state, and the position of its last message (-1: none).
     conversation: ConversationView | None = None
     last_position: int = -1
+    # An interact's inputs still to load once the stream has started (the pinned versions are already loaded and
+    # checked); ``service.load_pending`` reads them and fills ``request``, ``memories`` and ``last_position``.
+    pending: PinnedVersions | None = None
 
 
 class LeaseRenewal(Protocol):
@@ -147,9 +150,20 @@ class TurnStore(Protocol):
 
     async def conversation(self, org_id: str, conversation_id: str) -> ConversationView | None: ...
 
-    async def load(self, conversation: ConversationView, *, recent: int | None = None) -> TurnInputs:
-        """``recent``: only the last ``recent`` messages of the transcript (a turn's prompts see a window of it)."""
+    async def versions(self, conversation: ConversationView) -> PinnedVersions:
+        """The pinned versions without the active behaviors (``load`` reads those)."""
         ...
+
+    async def load(
+        self, conversation: ConversationView, *, recent: int | None = None, versions: PinnedVersions | None = None,
+        replays: bool = True,
+    ) -> TurnInputs:
+        """``recent``: only the last ``recent`` messages of the transcript (a turn's prompts see a window of it);
+        ``versions``: already loaded by ``versions`` (the active behaviors are added); ``replays``: also how each
+        interaction started (simulate, recommend)."""
+        ...
+
+    async def last_message_at(self, conversation: ConversationView) -> datetime | None: ...
 
     async def load_new(
         self, org_id: str, user_id: str, service_id: str, version_set_name: str, *, is_test: bool, tags: dict[str, Any]

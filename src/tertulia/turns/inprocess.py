@@ -76,7 +76,7 @@ def _store(runtime: Runtime) -> TurnStore:
 
 async def _run(runtime: Runtime, store: TurnStore, plan: TurnPlan) -> TurnResult:
     result = TurnResult(plan.conversation_id, plan.interaction_id)
-    async for event in pump(runtime, store, plan, plan.memories):
+    async for event in pump(runtime, store, plan):
         result.events.append(event)
         if event["type"] == "interaction-complete":
             result.agent_message = event["full_message"]

@@ -86,9 +86,8 @@ def check_interact_input(
     return [parse_timestamp(t) for t in external_timestamps]
 
 
-def check_timestamps(stamps: list[datetime], inputs: TurnInputs, now: datetime) -> None:
-    """External events happened in the past, after the conversation's last message, in order."""
-    last = max((m.created_at for m in inputs.transcript), default=inputs.conversation.created_at)
+def check_timestamps(stamps: list[datetime], last: datetime, now: datetime) -> None:
+    """External events happened in the past, after the conversation's last message (``last``), in order."""
     if any(s > now + CLOCK_SKEW for s in stamps):
         raise BadRequest("The timestamps for external event messages must be in the past.")
     if any(s <= last for s in stamps) or any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
@@ -99,22 +98,29 @@ def check_timestamps(stamps: list[datetime], inputs: TurnInputs, now: datetime) 
 
 
 def interact_messages(
-    inputs: TurnInputs, message_type: str, text: str, external_contents: list[str], stamps: list[datetime],
-    now: datetime, *, voice: bool = False,
+    message_type: str, text: str, external_contents: list[str], stamps: list[datetime], now: datetime, *,
+    voice: bool = False,
 ) -> tuple[list[PendingMessage], list[dict[str, Any]]]:
-    """This turn's new messages (external events first, then the user's) and the events leading the stream."""
+    """This turn's new messages (external events first, then the user's) and the events leading the stream. The
+    user message's sender is named by ``name_user_messages`` once the user is loaded."""
     new = [PendingMessage(new_object_id(), "external-event", c.strip(), s, EXTERNAL_SENDER)
            for c, s in zip(external_contents, stamps, strict=True)]
     leading: list[dict[str, Any]] = []
     if message_type != "skip":
         main = PendingMessage(
             new_object_id(), message_type, text.strip(), max(now, *(s for s in stamps)) if stamps else now,
-            EXTERNAL_SENDER if message_type == "external-event" else user_sender(inputs),
+            EXTERNAL_SENDER if message_type == "external-event" else "",
             format="voice" if voice else "text",
         )
         new.append(main)
         leading.append({"type": "user-message-available", "message_id": main.id, "user_message": main.text})
     return new, leading
+
+
+def name_user_messages(new: list[PendingMessage], inputs: TurnInputs) -> None:
+    for message in new:
+        if message.message_type == "user-message":
+            message.sender = user_sender(inputs)
 
 
 def opening_messages(inputs: TurnInputs, text: str | None, kind: str | None, now: datetime) -> list[PendingMessage]:

@@ -1,5 +1,6 @@
 """The turn pump: runs the engine for a ``TurnPlan``, yields the wire events as they come, saves the outcome.
 
+* an interact's inputs are read once its first events are out (``service.load_pending``); then
 * the engine runs while the events stream; its actions and reply fragments are forwarded as they come (voice
   replies are spoken sentence by sentence);
 * the whole turn is written by ``TurnStore.save`` in ONE transaction at the end, conditional on still holding the
@@ -30,6 +31,7 @@ from tertulia.engine.wiring import make_ports
 from tertulia.runtime import Runtime
 from tertulia.turns.contract import TurnPlan, TurnStore
 from tertulia.turns.observer import TurnObserver
+from tertulia.turns.service import load_pending
 from tertulia.turns.voice import discard_audio, speech_stream, store_reply_audio
 
 log = logging.getLogger("tertulia.turns")
@@ -79,8 +81,8 @@ def _voice_piece(plan: TurnPlan, piece: Any, sequence: int) -> dict[str, Any]:
     return {**_piece(plan, piece.message, sequence, stop=False), "transcript_alignment": piece.transcript_alignment}
 
 
-async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any = None) -> AsyncIterator[dict[str, Any]]:
-    """The events of one turn (see the module docstring). ``memories``: the user's memory retriever, if any."""
+async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan) -> AsyncIterator[dict[str, Any]]:
+    """The events of one turn (see the module docstring)."""
     renewal = store.renewal(plan)
     renewal.start()
     saved = False
@@ -91,8 +93,9 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan, memories: Any
     try:
         for event in plan.leading_events:
             yield event
+        await load_pending(store, plan)  # an interact's transcript, behaviors and user: read after the first event
         await observer.open()
-        ports = make_ports(runtime, memories=memories)
+        ports = make_ports(runtime, memories=plan.memories)  # the user's memory retriever, if any
         outcome: TurnOutcome | None = None
         held: str | None = None  # the latest fragment, sent once we know whether it is the last
         sequence = 0

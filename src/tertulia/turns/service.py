@@ -17,7 +17,7 @@ from tertulia.engine.turn import run_turn
 from tertulia.engine.wiring import make_ports
 from tertulia.runtime import Runtime
 from tertulia.turns import planning
-from tertulia.turns.contract import ConversationView, TurnInputs, TurnPlan, TurnStore
+from tertulia.turns.contract import ConversationView, PinnedVersions, TurnInputs, TurnPlan, TurnStore
 from tertulia.turns.schemas import (
     CreateConversationRequest,
     GenerateConversationStarterRequest,
@@ -34,20 +34,39 @@ MAX_RECOMMENDATIONS = 5
 BUSY = "A related operation is in progress on this conversation, or it has finished; retry later."
 
 
-def _plan(inputs: TurnInputs, who: Principal, token: str, *, interaction_id: str, agent_message_id: str,
-          new: list, leading: list, response_format: str, action_filter: Any, emit: bool | None,
-          is_opening: bool) -> TurnPlan:  # fmt: skip
-    conv = inputs.conversation
-    request = planning.turn_request(inputs, interaction_id, new, agent_message_id, utcnow(),
-                                    voice_response=response_format == "voice")
+def _plan(conv: ConversationView, versions: PinnedVersions, who: Principal, token: str, *, interaction_id: str,
+          agent_message_id: str, new: list, leading: list, response_format: str, action_filter: Any,
+          emit: bool | None, is_opening: bool) -> TurnPlan:  # fmt: skip
+    """The plan of a turn holding the lease; its ``request`` comes from the inputs (``_complete``)."""
     return TurnPlan(
         org_id=conv.org_id, conversation_id=conv.id, user_id=conv.user_id, service_id=conv.service_id,
         interaction_id=interaction_id, agent_message_id=agent_message_id, token=token, is_opening=is_opening,
-        request=request, agent_sender=planning.agent_name(inputs.versions.agent), new_messages=new,
+        request=None, agent_sender=planning.agent_name(versions.agent), new_messages=new,
         leading_events=leading, emit_actions=planning.wants_actions(who, conv.attrs, emit), action_filter=action_filter,
-        response_format=response_format, memories=inputs.memories, conversation=conv,
-        last_position=inputs.transcript[-1].position if inputs.transcript else -1,
+        response_format=response_format, conversation=conv,
     )
+
+
+def _complete(plan: TurnPlan, inputs: TurnInputs) -> None:
+    """Fill the plan from the turn's inputs: the engine's request, the user's memories, the last message."""
+    planning.name_user_messages(plan.new_messages, inputs)
+    plan.request = planning.turn_request(inputs, plan.interaction_id, plan.new_messages, plan.agent_message_id,
+                                         utcnow(), voice_response=plan.response_format == "voice")
+    plan.memories = inputs.memories
+    plan.last_position = inputs.transcript[-1].position if inputs.transcript else -1
+
+
+async def load_pending(store: TurnStore, plan: TurnPlan) -> None:
+    """Read an interact's inputs once its stream has started (``plan.pending``): the transcript window, the active
+    behaviors and the user. Everything that can refuse the turn was checked before the lease was taken, and the
+    lease keeps the conversation as it was (no other turn completes meanwhile), so these reads can only fail as the
+    database can: the stream reports it and the turn leaves nothing."""
+    if plan.pending is None or plan.conversation is None:
+        return
+    inputs = await store.load(plan.conversation, recent=planning.TURN_TRANSCRIPT, versions=plan.pending,
+                              replays=False)
+    plan.pending = None
+    _complete(plan, inputs)
 
 
 async def plan_create(
@@ -70,9 +89,11 @@ async def plan_create(
             "The user already has an unfinished conversation for this service; finish it before starting another."
         )
     leading = [{"type": "conversation-created", "conversation_id": inputs.conversation.id}]
-    return _plan(inputs, who, token, interaction_id=interaction_id, agent_message_id=agent_message_id, new=new,
-                 leading=leading, response_format=response_format, action_filter=action_filter, emit=emit,
-                 is_opening=True)
+    plan = _plan(inputs.conversation, inputs.versions, who, token, interaction_id=interaction_id,
+                 agent_message_id=agent_message_id, new=new, leading=leading, response_format=response_format,
+                 action_filter=action_filter, emit=emit, is_opening=True)
+    _complete(plan, inputs)
+    return plan
 
 
 async def open_for_turn(store: TurnStore, who: Principal, conversation_id: str, permission: str) -> ConversationView:
@@ -92,15 +113,16 @@ async def plan_interact(
     emit: bool | None, voice: VoiceUpload | None = None,
 ) -> TurnPlan:
     """Validate an interact against the conversation as loaded, then take the lease; the lease is conditional on
-    no other turn having completed since the load, so the plan's inputs are current. A voice upload is transcribed
+    no other turn having completed since the load, so what was checked still holds. A voice upload is transcribed
     only after everything that can refuse the turn without hearing it (conversation, permissions, the agent's
-    voice config for a voice reply)."""
+    voice config for a voice reply). The rest of the turn's inputs (transcript, behaviors, user) is read once the
+    stream has started (``load_pending``), so the first event waits only for the conversation and the lease."""
     action_filter = planning.compile_action_filter(action_type)
     conv = await open_for_turn(store, who, conversation_id, "Conversation:InteractWithConversation")
     stamps = planning.check_interact_input(message_type, text if voice is None else "(recording)", external_contents,
                                            external_timestamps)
-    inputs = await store.load(conv, recent=planning.TURN_TRANSCRIPT)
-    planning.check_voice_output(runtime.tts is not None, inputs.versions.agent, response_format)
+    versions = await store.versions(conv)
+    planning.check_voice_output(runtime.tts is not None, versions.agent, response_format)
     audio: tuple[bytes, str] | None = None
     if voice is not None:
         heard = await transcribe(runtime, store, voice.data, voice.content_type, voice.config, org_id=conv.org_id,
@@ -108,15 +130,17 @@ async def plan_interact(
         text, audio = heard.text, (heard.audio, heard.content_type)
         planning.check_interact_input(message_type, text, external_contents, external_timestamps)
     now = utcnow()
-    planning.check_timestamps(stamps, inputs, now)
-    new, leading = planning.interact_messages(inputs, message_type, text, external_contents, stamps, now,
+    if stamps:
+        planning.check_timestamps(stamps, await store.last_message_at(conv) or conv.created_at, now)
+    new, leading = planning.interact_messages(message_type, text, external_contents, stamps, now,
                                               voice=audio is not None)
     token = await store.acquire(conv)
     if token is None:
         raise Conflict(BUSY)
-    plan = _plan(inputs, who, token, interaction_id=new_object_id(), agent_message_id=new_object_id(), new=new,
-                 leading=leading, response_format=response_format, action_filter=action_filter, emit=emit,
+    plan = _plan(conv, versions, who, token, interaction_id=new_object_id(), agent_message_id=new_object_id(),
+                 new=new, leading=leading, response_format=response_format, action_filter=action_filter, emit=emit,
                  is_opening=False)
+    plan.pending = versions
     if audio is not None and message_type != "skip":  # kept once the turn may run; the pump's cleanup removes it
         try:
             new[-1].audio_key, new[-1].audio_content_type = await store_audio(

@@ -1,9 +1,10 @@
 """``SqlTurnStore``: the ``TurnStore`` on the database, through each domain's own repository functions.
 
-* reads (``conversation``, ``load``, ``load_new``, ``speaker_hints``) use the request's session when given one
-  (``SqlTurnStore(db, reads=session)``), else a short session of their own; ``load`` takes a fixed number of
-  queries whatever the conversation's length (conversation, transcript, interactions, returning-user check, user,
-  user model, plus the pinned versions);
+* reads (``conversation``, ``versions``, ``load``, ``load_new``, ``speaker_hints``) use the request's session when
+  given one (``SqlTurnStore(db, reads=session)``), else a short session of their own; ``load`` takes a fixed number
+  of queries whatever the conversation's length (transcript, active behaviors, the user with its returning-user and
+  memory checks, user model; the interactions' replays only for simulate and recommend; the pinned versions come
+  from the process's cache of immutable version rows);
 * the lease goes through ``conversation.lease`` (its own short transactions);
 * ``save`` writes the whole outcome in ONE unit of work: the conversation moved on by an UPDATE conditional on the
   lease token (the lease check itself), the interaction and its messages (conversation repository), the behavior
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,10 +34,11 @@ from tertulia.core.db import Database
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
-from tertulia.service.resolution import resolve_version_set
+from tertulia.service.resolution import active_behaviors, resolve_version_set
 from tertulia.turns.contract import (
     ConversationView,
     LeaseRenewal,
+    PinnedVersions,
     StoredMessage,
     TurnInputs,
     TurnPlan,
@@ -61,7 +64,7 @@ def view_of(conv: Conversation) -> ConversationView:
         version_set_info=dict(conv.version_set_info or {}), is_finished=conv.is_finished, is_test=conv.is_test,
         tags=dict(conv.tags or {}), state=conv.state,
         active_behavior=tuple(conv.active_dynamic_behavior) if conv.active_dynamic_behavior else None,  # type: ignore[arg-type]
-        num_interactions=conv.num_interactions,
+        num_interactions=conv.num_interactions, performed_queries=tuple(conv.performed_queries or ()),
     )
 
 
@@ -86,17 +89,36 @@ class SqlTurnStore:
             conv = await conversations.get_conversation(session, org_id, conversation_id)
         return view_of(conv) if conv is not None else None
 
-    async def load(self, conversation: ConversationView, *, recent: int | None = None) -> TurnInputs:
+    async def versions(self, conversation: ConversationView) -> PinnedVersions:
+        """The versions the conversation is pinned to, without the active behaviors (read by ``load``). Immutable
+        rows: normally from the process's version cache, no statement."""
+        async with self._session() as session:
+            return await resolve_pinned(session, conversation.org_id, conversation.service_id,
+                                        conversation.version_set_info, behaviors=False)
+
+    async def load(
+        self, conversation: ConversationView, *, recent: int | None = None, versions: PinnedVersions | None = None,
+        replays: bool = True,
+    ) -> TurnInputs:
         conv = conversation
         async with self._session() as session:
             history = await conversations.transcript(session, conv.org_id, conv.id, last=recent)
-            replays = await conversations.interaction_replays(session, conv.org_id, conv.id)
-            versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
+            done = await conversations.interaction_replays(session, conv.org_id, conv.id) if replays else {}
+            if versions is None:
+                versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
+            else:
+                versions = replace(versions, behaviors=await active_behaviors(session, conv.org_id, conv.service_id))
             user, model, returning, has_memories = await self._user(session, conv, conv.created_at)
         transcript = [StoredMessage(m.id, m.interaction_id, m.message_type, m.message, m.created_at, m.position)
                       for m in history]
-        return TurnInputs(conv, versions, transcript, replays, returning, user, model,
+        return TurnInputs(conv, versions, transcript, done, returning, user, model,
                           self._memories(conv, has_memories))
+
+    async def last_message_at(self, conversation: ConversationView) -> Any:
+        """When the conversation's latest message was sent (None before its first)."""
+        async with self._session() as session:
+            last = await conversations.transcript(session, conversation.org_id, conversation.id, last=1)
+        return last[0].created_at if last else None
 
     async def load_new(
         self, org_id: str, user_id: str, service_id: str, version_set_name: str, *, is_test: bool, tags: dict[str, Any]
@@ -200,6 +222,7 @@ class SqlTurnStore:
                 after_position=plan.last_position, interaction_id=plan.interaction_id, messages=messages,
                 insights=outcome.insights, replay=replay, state=outcome.state.as_json(),
                 active_behavior=list(outcome.active_behavior) if outcome.active_behavior else None,
+                performed_queries=list(dict.fromkeys([*conv.performed_queries, *(outcome.performed_queries or [])])),
                 final_message_id=plan.agent_message_id, finished=bool(outcome.conversation_completed), now=now,
             )
             if visible is None:

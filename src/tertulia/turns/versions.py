@@ -19,8 +19,9 @@ from tertulia.turns.contract import PinnedVersions
 
 
 async def resolve_pinned(
-    session: AsyncSession, org_id: str, service_id: str, version_set_info: dict[str, Any]
+    session: AsyncSession, org_id: str, service_id: str, version_set_info: dict[str, Any], *, behaviors: bool = True
 ) -> PinnedVersions:
+    """``behaviors=False``: without the active behaviors (an empty list), which are the one part always read fresh."""
     # The service domain's resolution helpers load one exact version each (BadRequest when it is gone).
     agent_id, agent_version = version_set_info["agent_version_info"]
     graph_id, graph_version = version_set_info["service_hierarchical_state_machine_version_info"]
@@ -34,7 +35,7 @@ async def resolve_pinned(
         graph=graph,
         referenced_graphs=referenced,
         llm_model_preferences={k: dict(v) for k, v in (version_set_info.get("llm_model_preferences") or {}).items()},
-        behaviors=await res.active_behaviors(session, org_id, service_id),
+        behaviors=await res.active_behaviors(session, org_id, service_id) if behaviors else [],
     )
 
 

@@ -35,7 +35,8 @@ from sqlalchemy import event  # noqa: E402
 from tests.support.cluster import PostgresUnavailable, benchmark_database  # noqa: E402
 
 PHASE: contextvars.ContextVar[str] = contextvars.ContextVar("phase", default="other")
-STORE_PHASES = {"conversation": "load", "load": "load", "load_new": "load", "speaker_hints": "load",
+STORE_PHASES = {"conversation": "load", "versions": "load", "last_message_at": "load", "load": "load",
+                "load_new": "load", "speaker_hints": "load",
                 "reserve": "lease", "acquire": "lease", "release": "lease", "save": "save"}
 
 

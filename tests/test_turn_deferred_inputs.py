@@ -73,8 +73,14 @@ async def test_the_first_event_goes_out_before_the_inputs_are_read(client, tenan
     assert not any("from messages" in s or "from users" in s or "from dynamic_behavior_sets" in s
                    for s in at_first_event), at_first_event
     assert any(s.startswith("update conversations set lock_token") for s in at_first_event), at_first_event
-    # After it: the turn read them and wrote the outcome, its user message named after the user.
-    assert len(statements.reads_of("messages")) == 1 and statements.reads_of("users")
+    # After it: the turn read them in ONE statement, then wrote the outcome; its user message named after the user.
+    after = statements.seen[len(at_first_event):]
+    outcome = next((i for i, s in enumerate(after) if s.startswith("update conversations")), None)
+    assert outcome is not None, after
+    reads = [s for s in after[:outcome] if s.startswith("select")]
+    assert len(reads) == 1, reads
+    assert all(f"from {table}" in reads[0] for table in ("messages", "users", "user_model_entries",
+                                                         "dynamic_behavior_sets", "user_memories"))
     assert plan.request is not None and plan.new_messages[-1].sender
     r = await client.get(tenant.url(f"/conversation/{first.conversation_id}/messages/?sort_by=%2Bcreated_at"),
                          headers=tenant.headers)
@@ -146,3 +152,47 @@ def test_migration_0002_fills_performed_queries_from_the_replays(tmp_path):
     sync.dispose()
     assert json.loads(rows["c1"]) == ["sleep hours", "coffee"]
     assert rows["c2"] is None
+
+
+async def test_the_one_statement_read_brings_every_input_back_whole(client, tenant, runtime):
+    """Transcript order and times, the user's name, preferences and user model (oldest first, then its additional
+    context), the returning-user and memory checks: as the separate reads gave them (``core.sqljson``)."""
+    from sqlalchemy import update
+
+    from tertulia.user.models import User, UserMemory, UserModelEntry
+
+    svc = await make_service(client, tenant)
+    who = await principal_for(runtime, tenant.org_id, tenant.user_id)
+    first = (await start_conversation(runtime, who, svc.service_id)).raise_for_error()
+    for text in ("one", "two", "three"):
+        runtime.llm.script_text("EngageUser", f"reply to {text}")
+        from tertulia.turns.inprocess import interact
+
+        (await interact(runtime, who, first.conversation_id, text)).raise_for_error()
+    now = datetime.now(UTC)
+    async with runtime.db.unit_of_work() as session:
+        await session.execute(update(User).where(User.org_id == tenant.org_id, User.user_id == tenant.user_id).values(
+            first_name="Ada", last_name="Lovelace", preferences={"preferred_language": "eng", "n": [1, 2]},
+            additional_context=["Prefers mornings"]))
+        session.add_all([
+            UserModelEntry(org_id=tenant.org_id, user_id=tenant.user_id, content="newer", updated_at=now),
+            UserModelEntry(org_id=tenant.org_id, user_id=tenant.user_id, content="older",
+                           updated_at=now - timedelta(hours=1)),
+            UserMemory(org_id=tenant.org_id, user_id=tenant.user_id, conversation_id=first.conversation_id,
+                       content="Likes tea", context="diet"),
+        ])
+    store = SqlTurnStore(runtime.db, runtime.embedder)
+    conversation = await store.conversation(tenant.org_id, first.conversation_id)
+    inputs = await store.load(conversation, recent=4)
+    texts = [m.text for m in inputs.transcript if m.message_type in ("user-message", "agent-message")]
+    assert texts == ["two", "reply to two", "three", "reply to three"]
+    assert [m.position for m in inputs.transcript] == sorted(m.position for m in inputs.transcript)
+    assert all(m.created_at.tzinfo is not None for m in inputs.transcript)
+    assert inputs.transcript[-1].created_at <= datetime.now(UTC)
+    assert inputs.user.display_name == "Ada Lovelace"
+    assert inputs.user.preferences == {"preferred_language": "eng", "n": [1, 2]}
+    assert inputs.user_model == ["older", "newer", "Prefers mornings"]
+    assert inputs.is_returning_user is False and inputs.memories.known_any is True
+    assert list(inputs.replays) == [first.interaction_id, *list(inputs.replays)[1:]] and len(inputs.replays) == 4
+    whole = await store.load(conversation)
+    assert len(whole.transcript) == 7 and whole.transcript[0].text.startswith(first.agent_message[:5])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
+from tertulia.core.sqljson import json_rows, parse_time, rows_sorted
 
 VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 
@@ -28,6 +29,36 @@ _REPLAYS = (
     .where(Interaction.org_id == _ORG, Interaction.conversation_id == _CONV)
     .order_by(Interaction.sequence)
 )
+
+
+class TranscriptRow(NamedTuple):
+    id: str
+    interaction_id: str
+    message_type: str
+    message: str
+    created_at: datetime
+    position: int
+
+
+def transcript_rows(*, recent: bool) -> Any:
+    """For a caller's combined read (``core.sqljson``): the transcript of ``:conversation_id``, or its last ``:last``
+    messages when ``recent``; ``transcript_from_rows`` reads the result back in conversation order."""
+    return json_rows(_LAST_MESSAGES if recent else _ALL_MESSAGES)
+
+
+def transcript_from_rows(value: Any) -> list[TranscriptRow]:
+    return [TranscriptRow(i, iid, kind, text, parse_time(at), position)
+            for i, iid, kind, text, at, position in rows_sorted(value, 5)]
+
+
+def replay_rows() -> Any:
+    """For a combined read: how each interaction of ``:conversation_id`` started (``replays_from_rows``)."""
+    return json_rows(select(Interaction.id, Interaction.replay, Interaction.sequence)
+                     .where(Interaction.org_id == _ORG, Interaction.conversation_id == _CONV))
+
+
+def replays_from_rows(value: Any) -> dict[str, dict[str, Any]]:
+    return {interaction_id: replay or {} for interaction_id, replay, _ in rows_sorted(value, 2)}
 
 
 def _turn_update(finished: bool) -> Any:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.agent.models import Agent, AgentVersion
 from tertulia.context_graph.models import StateMachine, StateMachineVersion
 from tertulia.core.errors import BadRequest, NotFound
+from tertulia.core.sqljson import decoded, json_rows, parse_time
 from tertulia.dynamic_behavior_set.models import DynamicBehaviorSet, DynamicBehaviorSetVersion
 from tertulia.engine.contract import BehaviorVersion, GraphVersion
 from tertulia.service.models import Service
@@ -200,20 +201,31 @@ async def collect_references(
 
 
 _ACTIVE_SETS = (  # built once: this runs on every turn
-    select(DynamicBehaviorSet.id, DynamicBehaviorSet.applied_to_services, DynamicBehaviorSet.latest_version)
+    select(DynamicBehaviorSet.id, DynamicBehaviorSet.applied_to_services, DynamicBehaviorSet.latest_version,
+           DynamicBehaviorSet.created_at)
     .where(DynamicBehaviorSet.org_id == bindparam("org_id"), DynamicBehaviorSet.is_active.is_(True))
-    .order_by(DynamicBehaviorSet.created_at, DynamicBehaviorSet.id)
 )
 
 
-async def active_behaviors(session: AsyncSession, org_id: str, service_id: str) -> list[BehaviorVersion]:
-    """Latest versions of the organization's active dynamic behavior sets applied to this service.
+def active_set_rows() -> Any:
+    """For a caller's combined read (``core.sqljson``): the organization's active behavior sets; hand the result to
+    ``active_behaviors(..., rows=...)``."""
+    return json_rows(_ACTIVE_SETS)
 
-    One query per turn: which sets are active, applied here and at which latest version is always read fresh; the
-    version rows themselves (immutable) come from the process's version cache, the missing ones in one more query.
+
+async def active_behaviors(
+    session: AsyncSession, org_id: str, service_id: str, *, rows: Any = None
+) -> list[BehaviorVersion]:
+    """Latest versions of the organization's active dynamic behavior sets applied to this service, oldest set first.
+
+    One query per turn (none when the caller read ``active_set_rows`` in its own statement): which sets are active,
+    applied here and at which latest version is always read fresh; the version rows themselves (immutable) come
+    from the process's version cache, the missing ones in one more query.
     """
-    sets = (await session.execute(_ACTIVE_SETS, {"org_id": org_id})).all()
-    applied = [(set_id, int(latest)) for set_id, services, latest in sets if service_id in (services or [])]
+    if rows is None:
+        rows = await session.scalar(select(active_set_rows()), {"org_id": org_id})
+    sets = sorted(decoded(rows), key=lambda row: (parse_time(row[3]), row[0]))
+    applied = [(set_id, int(latest)) for set_id, services, latest, _ in sets if service_id in (services or [])]
     found = {key: cached for key in applied if (cached := _versions.get(("behavior", org_id, *key))) is not None}
     missing = [key for key in applied if key not in found]
     if missing:

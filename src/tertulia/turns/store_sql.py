@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.analysis.memory_store import UserMemoryStore
@@ -34,7 +34,8 @@ from tertulia.core.db import Database
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
-from tertulia.service.resolution import active_behaviors, resolve_version_set
+from tertulia.service import resolution
+from tertulia.service.resolution import resolve_version_set
 from tertulia.turns.contract import (
     ConversationView,
     LeaseRenewal,
@@ -48,14 +49,27 @@ from tertulia.turns.versions import pinned_from, resolve_pinned
 from tertulia.user import repository as users
 
 
-# The user with the turn's two checks (returning user, has memories), built once.
-_USER_FOR_TURN = users.user_with(
-    returning_user=conversations.earlier_finished_exists(
-        bindparam("org_id"), bindparam("user_id"), bindparam("service_id"), bindparam("before"),
-        bindparam("conversation_id"),
-    ),
-    has_memories=users.memories_exist(bindparam("org_id"), bindparam("user_id")),
-)
+def _inputs_statement(*, recent: bool, replays: bool) -> Any:
+    """Everything a turn reads besides the conversation and its pinned versions, in ONE statement: the transcript
+    (window), optionally the interactions' replays, the active behavior sets, the user, its user model, whether it
+    is a returning user and whether it has memories. Each part comes from its own domain's repository."""
+    org, user, conversation = bindparam("org_id"), bindparam("user_id"), bindparam("conversation_id")
+    parts = [
+        conversations.transcript_rows(recent=recent).label("t_transcript"),
+        resolution.active_set_rows().label("t_sets"),
+        users.user_rows().label("t_user"),
+        users.model_rows().label("t_model"),
+        conversations.earlier_finished_exists(org, user, bindparam("service_id"), bindparam("before"),
+                                              conversation).label("t_returning"),
+        users.memories_exist(org, user).label("t_has_memories"),
+    ]
+    if replays:
+        parts.append(conversations.replay_rows().label("t_replays"))
+    return select(*parts)
+
+
+_INPUTS = {(recent, replays): _inputs_statement(recent=recent, replays=replays)
+           for recent in (False, True) for replays in (False, True)}
 
 
 def view_of(conv: Conversation) -> ConversationView:
@@ -102,17 +116,17 @@ class SqlTurnStore:
     ) -> TurnInputs:
         conv = conversation
         async with self._session() as session:
-            history = await conversations.transcript(session, conv.org_id, conv.id, last=recent)
-            done = await conversations.interaction_replays(session, conv.org_id, conv.id) if replays else {}
             if versions is None:
-                versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info)
-            else:
-                versions = replace(versions, behaviors=await active_behaviors(session, conv.org_id, conv.service_id))
-            user, model, returning, has_memories = await self._user(session, conv, conv.created_at)
+                versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info,
+                                                behaviors=False)
+            row = await self._inputs(session, conv, conv.created_at, recent=recent, replays=replays)
+            behaviors = await resolution.active_behaviors(session, conv.org_id, conv.service_id, rows=row.t_sets)
         transcript = [StoredMessage(m.id, m.interaction_id, m.message_type, m.message, m.created_at, m.position)
-                      for m in history]
-        return TurnInputs(conv, versions, transcript, done, returning, user, model,
-                          self._memories(conv, has_memories))
+                      for m in conversations.transcript_from_rows(row.t_transcript)]
+        done = conversations.replays_from_rows(row.t_replays) if replays else {}
+        user, model = self._user(conv, row)
+        return TurnInputs(conv, replace(versions, behaviors=behaviors), transcript, done, bool(row.t_returning), user,
+                          model, self._memories(conv, bool(row.t_has_memories)))
 
     async def last_message_at(self, conversation: ConversationView) -> Any:
         """When the conversation's latest message was sent (None before its first)."""
@@ -129,26 +143,31 @@ class SqlTurnStore:
             conv = ConversationView(org_id=org_id, id=new_object_id(), user_id=user_id, service_id=service_id,
                                     created_at=now, version_set_info=resolved.version_set_info, is_test=is_test,
                                     tags=dict(tags))
-            user, model, returning, has_memories = await self._user(session, conv, now)
-        return TurnInputs(conv, pinned_from(resolved), [], {}, returning, user, model,
-                          self._memories(conv, has_memories))
+            row = await self._inputs(session, conv, now, recent=0, replays=False)
+        user, model = self._user(conv, row)
+        return TurnInputs(conv, pinned_from(resolved), [], {}, bool(row.t_returning), user, model,
+                          self._memories(conv, bool(row.t_has_memories)))
 
-    async def _user(
-        self, session: AsyncSession, conv: ConversationView, before: Any
-    ) -> tuple[UserView | None, list[str], bool, bool | None]:
-        """The user, its user model, whether it is a returning user and whether it has memories: the user row and
-        both checks in one statement, the user model entries in another."""
-        org_id, user_id = conv.org_id, conv.user_id
-        user, flags = await users.get_user_with(session, _USER_FOR_TURN, org_id, user_id, service_id=conv.service_id,
-                                                before=before, conversation_id=conv.id)
-        model = await users.user_model_contents(session, org_id, user_id)
-        if user is None:  # no such user (any more): the checks did not run
-            earlier = await conversations.has_earlier_finished(session, org_id, user_id, conv.service_id, before,
-                                                                conv.id)
-            return None, model, earlier, None
+    @staticmethod
+    async def _inputs(session: AsyncSession, conv: ConversationView, before: Any, *, recent: int | None,
+                      replays: bool) -> Any:
+        statement = _INPUTS[(recent is not None, replays)]
+        params = {"org_id": conv.org_id, "conversation_id": conv.id, "user_id": conv.user_id,
+                  "service_id": conv.service_id, "before": before}
+        if recent is not None:
+            params["last"] = recent
+        return (await session.execute(statement, params)).one()
+
+    @staticmethod
+    def _user(conv: ConversationView, row: Any) -> tuple[UserView | None, list[str]]:
+        """The user (None when there is no such user any more) and its user model plus additional context."""
+        model = users.model_from_rows(row.t_model)
+        user = users.user_from_rows(row.t_user)
+        if user is None:
+            return None, model
         model.extend(str(c) for c in (user.additional_context or []))
-        name = f"{user.first_name} {user.last_name}".strip() or user_id
-        return UserView(user_id, name, dict(user.preferences or {})), model, flags["returning_user"], flags["has_memories"]
+        name = f"{user.first_name} {user.last_name}".strip() or conv.user_id
+        return UserView(conv.user_id, name, dict(user.preferences or {})), model
 
     def _memories(self, conv: ConversationView, known_any: bool | None = None) -> UserMemoryStore:
         return UserMemoryStore(self.db.sessions, conv.org_id, conv.user_id, self.embedder, known_any=known_any)

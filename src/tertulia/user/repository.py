@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.core.paging import SortKey, apply_sort
+from tertulia.core.sqljson import decoded, json_rows, parse_time
 from tertulia.user.models import User, UserMemory, UserModelEntry
 
 USER_SORT_COLUMNS: dict[str, Any] = {
@@ -112,6 +113,37 @@ _TURN_STATS = (
             last_message_time=bindparam("at", type_=User.__table__.c.last_message_time.type))
     .execution_options(synchronize_session=False)
 )
+
+
+class UserRow(NamedTuple):
+    first_name: str
+    last_name: str
+    preferences: dict[str, Any]
+    additional_context: list[Any]
+
+
+def user_rows() -> Any:
+    """For a caller's combined read (``core.sqljson``): the user ``:user_id`` (no row when there is none);
+    ``user_from_rows`` reads it back."""
+    return json_rows(select(User.first_name, User.last_name, User.preferences, User.additional_context)
+                     .where(User.org_id == bindparam("org_id"), User.user_id == bindparam("user_id")))
+
+
+def user_from_rows(value: Any) -> UserRow | None:
+    rows = decoded(value)
+    return UserRow(*rows[0]) if rows else None
+
+
+def model_rows() -> Any:
+    """For a combined read: the user model's entries (``model_from_rows``: their contents, oldest first)."""
+    return json_rows(select(UserModelEntry.content, UserModelEntry.updated_at, UserModelEntry.id)
+                     .where(UserModelEntry.org_id == bindparam("org_id"),
+                            UserModelEntry.user_id == bindparam("user_id")))
+
+
+def model_from_rows(value: Any) -> list[str]:
+    rows = sorted(decoded(value), key=lambda row: (parse_time(row[1]), row[2]))
+    return [str(content) for content, _, _ in rows]
 
 
 async def user_model_contents(session: AsyncSession, org_id: str, user_id: str) -> list[str]:

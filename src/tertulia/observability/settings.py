@@ -30,3 +30,17 @@ class ObservabilitySettings(BaseSettings):
         if self.otel_enabled is not None:
             return self.otel_enabled
         return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+_RETENTION: dict[str | None, float] = {}
+
+
+def prompt_log_retention_days() -> float:
+    """``prompt_log_retention_days`` as every turn asks for it: building the settings reads the environment and the
+    ``.env`` file (~0.3 ms), so the answer is kept per value of ``TERTULIA_PROMPT_LOG_RETENTION_DAYS`` (changing the
+    variable takes effect at once; a change to ``.env`` needs a restart, as for every other setting)."""
+    raw = os.environ.get("TERTULIA_PROMPT_LOG_RETENTION_DAYS")
+    days = _RETENTION.get(raw)
+    if days is None:
+        days = _RETENTION[raw] = ObservabilitySettings().prompt_log_retention_days
+    return days

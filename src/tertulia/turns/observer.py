@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tertulia.observability import context, metrics, prompt_capture
-from tertulia.observability.settings import ObservabilitySettings
+from tertulia.observability.settings import prompt_log_retention_days
 from tertulia.prompt_log.service import store
 from tertulia.user.models import User
 
@@ -44,7 +44,7 @@ class TurnObserver:
     async def open(self) -> TurnObserver:
         """Start the clock and, with prompt logs on, the capture (it needs the user's sensitive variable values)."""
         self.started = time.perf_counter()
-        if ObservabilitySettings().prompt_log_retention_days > 0:
+        if prompt_log_retention_days() > 0:
             self.capture = prompt_capture.PromptCapture(await self._secrets())
         return self
 

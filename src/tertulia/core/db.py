@@ -79,6 +79,10 @@ def make_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {"json_deserializer": orjson.loads}  # JSON columns read on every turn (replays, versions)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
+        # Every session and connection ends its own transaction (``unit_of_work`` commits or rolls back; closing a
+        # session or connection rolls back what it began), so the pool's extra ROLLBACK on check-in is redundant;
+        # on aiosqlite it costs a thread hop per check-in, a few of which every turn makes.
+        kwargs["pool_reset_on_return"] = None
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -24,13 +24,6 @@ _MESSAGES = select(Message.id, Message.interaction_id, Message.message_type, Mes
                    Message.position).where(Message.org_id == _ORG, Message.conversation_id == _CONV)
 _ALL_MESSAGES = _MESSAGES.order_by(Message.position)
 _LAST_MESSAGES = _MESSAGES.order_by(Message.position.desc()).limit(bindparam("last"))
-_REPLAYS = (
-    select(Interaction.id, Interaction.replay)
-    .where(Interaction.org_id == _ORG, Interaction.conversation_id == _CONV)
-    .order_by(Interaction.sequence)
-)
-
-
 class TranscriptRow(NamedTuple):
     id: str
     interaction_id: str
@@ -219,18 +212,6 @@ def earlier_finished_exists(org_id: Any, user_id: Any, service_id: Any, before: 
         Conversation.id != exclude_id,
         Conversation.created_at <= before,
     )
-
-
-async def has_earlier_finished(
-    session: AsyncSession, org_id: str, user_id: str, service_id: str, before: datetime, exclude_id: str
-) -> bool:
-    return bool(await session.scalar(select(earlier_finished_exists(org_id, user_id, service_id, before, exclude_id))))
-
-
-async def interaction_replays(session: AsyncSession, org_id: str, conversation_id: str) -> dict[str, dict[str, Any]]:
-    """How each interaction started (state, inputs, queries), by interaction id, in conversation order."""
-    rows = await session.execute(_REPLAYS, {"org_id": org_id, "conversation_id": conversation_id})
-    return {interaction_id: replay or {} for interaction_id, replay in rows.all()}
 
 
 async def append_turn(

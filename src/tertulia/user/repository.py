@@ -27,26 +27,6 @@ async def get_user(session: AsyncSession, org_id: str, user_id: str) -> User | N
     return await session.scalar(select(User).where(User.org_id == org_id, User.user_id == user_id))
 
 
-def user_with(**flags: Any) -> Any:
-    """A statement for the user (``:org_id``, ``:user_id``) and, in the same statement, the boolean SQL expressions
-    ``flags`` (e.g. EXISTS checks a caller builds from other domains' tables, with their own bound parameters).
-    Build it once and run it with ``get_user_with``."""
-    return (
-        select(User, *(flag.label(name) for name, flag in flags.items()))
-        .where(User.org_id == bindparam("org_id"), User.user_id == bindparam("user_id"))
-    )
-
-
-async def get_user_with(
-    session: AsyncSession, statement: Any, org_id: str, user_id: str, **params: Any
-) -> tuple[User | None, dict[str, bool]]:
-    """Run a ``user_with`` statement: the user and its flags; ``(None, {})`` without such a user."""
-    row = (await session.execute(statement, {"org_id": org_id, "user_id": user_id, **params})).first()
-    if row is None:
-        return None, {}
-    return row[0], {name: bool(value) for name, value in row._mapping.items() if name != "User"}
-
-
 def memories_exist(org_id: Any, user_id: Any) -> Any:
     """EXISTS: the user has long-term memories."""
     return exists().where(UserMemory.org_id == org_id, UserMemory.user_id == user_id)
@@ -100,11 +80,6 @@ async def user_model_entries(session: AsyncSession, org_id: str, user_id: str) -
 
 
 # Statements of the per-turn path, built once (building one per call costs more CPU than running it).
-_MODEL_CONTENTS = (
-    select(UserModelEntry.content)
-    .where(UserModelEntry.org_id == bindparam("org_id"), UserModelEntry.user_id == bindparam("user_id"))
-    .order_by(UserModelEntry.updated_at)
-)
 _TURN_STATS = (
     update(User)
     .where(User.org_id == bindparam("b_org_id"), User.user_id == bindparam("b_user_id"))
@@ -144,12 +119,6 @@ def model_rows() -> Any:
 def model_from_rows(value: Any) -> list[str]:
     rows = sorted(decoded(value), key=lambda row: (parse_time(row[1]), row[2]))
     return [str(content) for content, _, _ in rows]
-
-
-async def user_model_contents(session: AsyncSession, org_id: str, user_id: str) -> list[str]:
-    """The user model's entries, oldest first (what a turn's prompt carries)."""
-    rows = await session.scalars(_MODEL_CONTENTS, {"org_id": org_id, "user_id": user_id})
-    return list(rows.all())
 
 
 async def add_turn_stats(

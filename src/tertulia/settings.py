@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=20_000, gt=0, description="Longest text message a user sends: 422 beyond.")
     decision_reasoning: str = Field(
         default="auto",
-        description="auto | none | brief | checklist | checks: how navigation and behavior decisions reason before "
-        "they choose (see engine/README.md). auto = checklist for a local or self-hosted model, none for a hosted one.",
+        description="auto | none | brief | contrast | checklist | checks: how navigation and behavior decisions "
+        "reason before they choose (see engine/README.md). auto = contrast for a local or self-hosted model, none for "
+        "a hosted one.",
     )
     public_base_url: str = "http://127.0.0.1:8000"
 

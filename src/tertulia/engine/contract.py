@@ -91,7 +91,7 @@ class Ports:
     default_model: str = "default"
     max_transitions: int = 12
     call_timeout: float = 120.0  # seconds for one LLM decision / between two streamed fragments; exceeded -> 504
-    reasoning: str = "none"  # decisions: "none" (labelled pick) | "brief" (restate, choose by text) | "checklist" (each exit yes/no)
+    reasoning: str = "none"  # decisions: "none" (labelled pick) | "brief" | "contrast" | "checklist" | "checks"
 
 
 @dataclass

@@ -13,9 +13,9 @@ toward safety behaviors.
 * No behaviors → no embedding, no LLM call. The previous behavior ranked first by a clear margin
   (``KEEP_MARGIN``) and still scoring ``KEEP_THRESHOLD`` → kept without an LLM call (a new topic that outranks it is
   always judged).
-* ``Ports.reasoning`` ``"checklist"``/``"checks"`` (small local models): each candidate is judged in its own small
-  request, all at once, seeing only its own situation; the best-ranked "yes" applies (on Qwen2.5-Coder-1.5B recall
-  0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). ``"brief"``: one confirmation that
+* ``Ports.reasoning`` ``"contrast"``/``"checklist"``/``"checks"`` (small local models): each candidate is judged in its
+  own small request, all at once, seeing only its own situation; the best-ranked "yes" applies (on Qwen2.5-Coder-1.5B
+  recall 0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). ``"brief"``: one confirmation that
   restates what the user just said, then names the behavior by its trigger text; ``"none"``: one labelled pick
   (``behavior N`` / ``none``).
 """
@@ -130,7 +130,7 @@ async def select(ctx: TurnContext, ranked: Selection) -> BehaviorVersion | None:
         runner_up = ranked.scores[1][1] if len(ranked.scores) > 1 else -1.0
         if ranked.scores[0][1] - runner_up >= KEEP_MARGIN:
             return previous
-    if ctx.ports.reasoning in ("checklist", "checks"):
+    if ctx.ports.reasoning in ("checklist", "checks", "contrast"):
         return await _check_each(ctx, candidates, previous)
     brief = ctx.ports.reasoning != "none"  # brief
     names = _unique([_name(b) for b in candidates] if brief else [f"behavior {i + 1}" for i in range(len(candidates))])

@@ -1,19 +1,24 @@
 """The navigation decisions: ``SelectNextAction`` (action states) and ``SelectNextActionForDecisionState``.
 
-Three depths (``Ports.reasoning``, ``TERTULIA_DECISION_REASONING``), each ONE constrained call:
+Four depths (``Ports.reasoning``, ``TERTULIA_DECISION_REASONING``), each ONE constrained call (and ``checks``, one
+request per exit, concurrently: ``engine/checks.py``):
 
 * ``none`` (hosted models): the prompt lists ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one
   enum ``next`` over the short labels: a few output tokens.
-* ``checklist`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
-  an action state's exit conditions are checked one by one, each written out and answered yes/no
+* ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
+  one pick that describes what the user just said (``what_the_user_did``): a concrete alternative (``OTHER``: they
+  ask a question, hesitate, refuse, or say something else), listed first, or one of the exit conditions by its text;
+  the alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
+  poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of the message well.
+* ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
 * ``brief``: the answer restates what the user just said (``user_just_said``), then names the met exit condition by
   its own text (``exit_condition_met``, or ``"none of them: stay in this state"``), then the action by its text.
 
-In ``checklist`` and ``brief`` the latest user input is framed on its own ("What the user just said") right before
-the options, the exits are listed closest to that message first (``engine/closeness.py``, the ``Embedder`` port;
-without one, in an order seeded by the turn's text, never the author's), and a state entered earlier in the same turn
-is left again only by its closest exit, when that exit is closer to the message than the one that led in (the
+In ``contrast``, ``checklist`` and ``brief`` the latest user input is framed on its own ("What the user just said")
+right before the options, the exits are listed closest to that message first (``engine/closeness.py``, the ``Embedder``
+port; without one, in an order seeded by the turn's text, never the author's), and a state entered earlier in the same
+turn is left again only by its closest exit, when that exit is closer to the message than the one that led in (the
 second-transition check). A decision state restates the key facts (``key_facts``) before naming its exit
 (``exit_condition``). In every depth the prompt of a state entered this turn says so. Answers are resolved leniently
 (option text, ``"exit 2"`` labels, a target state name, any field style), so small models and scripted tests both work.
@@ -167,6 +172,8 @@ async def select_next_action(
 
     if ctx.ports.reasoning == "checks" and exits and not rounds:
         return await _checks_action(ctx, state, actions, exits, head() + context(), entered_by)
+    if ctx.ports.reasoning == "contrast" and exits:
+        return await _contrast_action(ctx, state, actions, exits, lambda: head() + context(), rounds, entered_by)
     if ctx.ports.reasoning in ("checklist", "checks") and exits:  # checks with exit-condition tools: one call
         return await _checklist_action(ctx, state, actions, exits, lambda: head() + context(), rounds, entered_by)
     if ctx.ports.reasoning != "none":
@@ -257,6 +264,39 @@ async def _brief_action(
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
+
+
+OTHER = "The user has done none of these: they ask a question, hesitate, refuse, or say something else."
+DID_KEY = "what_the_user_did"
+
+
+async def _contrast_action(
+    ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
+    head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
+) -> tuple[str, int]:
+    """One pick that DESCRIBES what the user just said: a concrete alternative (``OTHER``: a question, a hesitation, a
+    refusal, something else) instead of an abstract "stay", or one of the exit conditions (closest first)."""
+    seen = await _seen(ctx, state, actions, exits, entered_by)
+    exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
+    # the alternative leads, in the prompt and the schema: listed last, a 1.5B model took the exit before it on
+    # "Hello?" or a question (measured, benchmarks/README.md); and scripted fakes answer a schema's first value: stay
+    choices = [OTHER, *(exit_texts[j] for j in ranking.order)]
+    tail = _intro(seen.said, entered_by) + bullet("Which of these describes what the user just said?", choices)
+    properties: dict[str, Any] = {DID_KEY: {"type": "string", "enum": choices}}
+    answer = [f'"{DID_KEY}": the one that describes what the user just said, copied exactly']
+    if len(actions) > 1:
+        tail += bullet("Actions (if the user has done none of these, perform the one that fits now)", action_texts)
+        properties["action"] = {"type": "string", "enum": action_texts}
+        answer.append('"action": the action to perform if the user has done none of these, copied exactly')
+    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
+    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    raw = await _decide_framed(ctx, head, tail, schema, rounds)
+    if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
+        return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
+    index = _match(str(raw.get(DID_KEY) or ""), exit_texts)
+    if index is not None and ranking.allows(index):
+        return "exit", index
+    return _stay(raw, actions, action_texts)
 
 
 async def _checklist_action(

@@ -177,25 +177,26 @@ def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any
     )
 
 
-REASONING_MODES = ("none", "brief", "checklist", "checks")
+REASONING_MODES = ("none", "brief", "checklist", "checks", "contrast")
 
 
 def decision_reasoning(settings: Any) -> str:
-    """``TERTULIA_DECISION_REASONING``; ``auto`` (the default) is ``checklist`` for a model on this machine or the
+    """``TERTULIA_DECISION_REASONING``; ``auto`` (the default) is ``contrast`` for a model on this machine or the
     local network (the embedded llama.cpp model, an OpenAI-compatible server on a loopback/private address: small
-    models; chosen over ``brief`` and ``checks`` on the labelled set, ``benchmarks/README.md``) and ``none`` for a
-    hosted provider (large models keep one short pick)."""
+    models; chosen over ``checklist``, ``brief`` and ``checks`` on the labelled set, ``benchmarks/README.md``) and
+    ``none`` for a hosted provider (large models keep one short pick)."""
     mode = str(getattr(settings, "decision_reasoning", "auto") or "auto").lower()
     if mode in REASONING_MODES:
         return mode
     if mode != "auto":
-        raise RuntimeError(f"Unknown TERTULIA_DECISION_REASONING {mode!r} (auto | none | brief | checklist | checks).")
+        raise RuntimeError(f"Unknown TERTULIA_DECISION_REASONING {mode!r} "
+                           "(auto | none | brief | contrast | checklist | checks).")
     provider = (settings.llm_provider or "auto").lower()
     if provider == "fake":
         return "none"
     if provider == "local" or not settings.llm_base_url:
-        return "checklist"
-    return "checklist" if _self_hosted(settings.llm_base_url) else "none"
+        return "contrast"
+    return "contrast" if _self_hosted(settings.llm_base_url) else "none"
 
 
 def _self_hosted(url: str) -> bool:

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tertulia.conversation.models import Conversation, Interaction
 from tertulia.core.clock import utcnow
-from tertulia.core.db import unit_of_work
+from tertulia.core.db import run_core, unit_of_work
 
 # Longer than any turn may take (the SDK reads with a 300 s timeout). TERTULIA_CONVERSATION_LEASE_SECONDS shortens
 # it (fault tests: a crashed holder's conversation is usable again sooner); renewal keeps pace with it.
@@ -46,23 +46,19 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def _free(now) -> object:  # noqa: ANN001
-    return or_(Conversation.lock_token.is_(None), Conversation.lock_expires_at < now)
-
-
 def _acquire_statement(expected: bool) -> Any:
-    """Built once (per variant): the conditional UPDATE that takes the lease."""
-    now = bindparam("b_now", type_=Conversation.__table__.c.lock_expires_at.type)
-    conditions = [Conversation.org_id == bindparam("b_org_id"), Conversation.id == bindparam("b_conversation_id"),
-                  Conversation.is_finished.is_(False), _free(now)]
+    """Built once (per variant), on the table's columns (``run_core``): the conditional UPDATE that takes the lease."""
+    table = Conversation.__table__
+    now = bindparam("b_now", type_=table.c.lock_expires_at.type)
+    conditions = [table.c.org_id == bindparam("b_org_id"), table.c.id == bindparam("b_conversation_id"),
+                  table.c.is_finished.is_(False), or_(table.c.lock_token.is_(None), table.c.lock_expires_at < now)]
     if expected:
-        conditions.append(Conversation.num_interactions == bindparam("b_expected"))
+        conditions.append(table.c.num_interactions == bindparam("b_expected"))
     return (
-        update(Conversation)
+        update(table)
         .where(*conditions)
         .values(lock_token=bindparam("b_token"),
-                lock_expires_at=bindparam("b_until", type_=Conversation.__table__.c.lock_expires_at.type))
-        .execution_options(synchronize_session=False)
+                lock_expires_at=bindparam("b_until", type_=table.c.lock_expires_at.type))
     )
 
 
@@ -80,7 +76,7 @@ async def acquire(
     params = {"b_org_id": org_id, "b_conversation_id": conversation_id, "b_now": now, "b_token": token,
               "b_until": now + timedelta(seconds=LEASE_SECONDS), "b_expected": expected_interactions}
     async with unit_of_work(sessions, write=True) as session:
-        result = await session.execute(_ACQUIRE[expected_interactions is not None], params)
+        result = await run_core(session, _ACQUIRE[expected_interactions is not None], params)
     return token if result.rowcount == 1 else None
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
+from tertulia.core.db import run_core
 from tertulia.core.sqljson import json_rows, parse_time, rows_sorted
 
 VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
@@ -55,28 +56,29 @@ def replays_from_rows(value: Any) -> dict[str, dict[str, Any]]:
 
 
 def _turn_update(finished: bool) -> Any:
+    """Built once (per variant), on the table's columns (``run_core``)."""
+    table = Conversation.__table__
     values: dict[str, Any] = dict(
-        state=bindparam("b_state", type_=Conversation.__table__.c.state.type),
-        active_dynamic_behavior=bindparam("active_behavior",
-                                          type_=Conversation.__table__.c.active_dynamic_behavior.type),
-        performed_queries=bindparam("b_queries", type_=Conversation.__table__.c.performed_queries.type),
-        num_messages=Conversation.num_messages + bindparam("visible"),
-        num_interactions=Conversation.num_interactions + 1, final_message_id=bindparam("b_final_message_id"),
+        state=bindparam("b_state", type_=table.c.state.type),
+        active_dynamic_behavior=bindparam("active_behavior", type_=table.c.active_dynamic_behavior.type),
+        performed_queries=bindparam("b_queries", type_=table.c.performed_queries.type),
+        num_messages=table.c.num_messages + bindparam("visible"),
+        num_interactions=table.c.num_interactions + 1, final_message_id=bindparam("b_final_message_id"),
         lock_token=None, lock_expires_at=None,
     )
     if finished:
-        values.update(is_finished=True, open_key=None,
-                      finished_at=bindparam("now", type_=Conversation.__table__.c.finished_at.type))
+        values.update(is_finished=True, open_key=None, finished_at=bindparam("now", type_=table.c.finished_at.type))
     return (
-        update(Conversation)
-        .where(Conversation.org_id == bindparam("b_org_id"), Conversation.id == bindparam("b_conversation_id"),
-               Conversation.lock_token == bindparam("b_token"))
+        update(table)
+        .where(table.c.org_id == bindparam("b_org_id"), table.c.id == bindparam("b_conversation_id"),
+               table.c.lock_token == bindparam("b_token"))
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
 
 
 _TURN_UPDATE = {False: _turn_update(False), True: _turn_update(True)}
+_INSERT_INTERACTION = insert(Interaction.__table__)
+_INSERT_MESSAGES = insert(Message.__table__)
 
 
 async def get_conversation(
@@ -244,7 +246,7 @@ async def append_turn(
     Returns how many of the messages are visible (user, agent and external-event messages).
     """
     visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
-    moved = await session.execute(_TURN_UPDATE[bool(finished)], {
+    moved = await run_core(session, _TURN_UPDATE[bool(finished)], {
         "b_org_id": org_id, "b_conversation_id": conversation_id, "b_token": token, "b_state": state,
         "active_behavior": active_behavior, "b_queries": performed_queries or None, "visible": visible,
         "b_final_message_id": final_message_id, "now": now,
@@ -252,11 +254,11 @@ async def append_turn(
     if moved.rowcount != 1:
         return None
     # Core INSERTs (the rows are not needed as objects afterwards): the messages in one multi-row statement
-    await session.execute(
-        insert(Interaction).values(id=interaction_id, org_id=org_id, conversation_id=conversation_id,
-                                   sequence=sequence, insights=insights, replay=replay, completed_at=now, created_at=now)
-    )
-    await session.execute(insert(Message), [
+    await run_core(session, _INSERT_INTERACTION, {
+        "id": interaction_id, "org_id": org_id, "conversation_id": conversation_id, "sequence": sequence,
+        "insights": insights, "replay": replay, "completed_at": now, "created_at": now,
+    })
+    await run_core(session, _INSERT_MESSAGES, [
         {"audio_key": None, "audio_content_type": None, "format": "text", **fields, "org_id": org_id,
          "conversation_id": conversation_id, "interaction_id": interaction_id, "position": after_position + offset}
         for offset, fields in enumerate(messages, start=1)

@@ -147,6 +147,14 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: boo
             gate.release()
 
 
+async def run_core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """Run a prebuilt Core statement (built on ``Table`` columns) on the session's connection, inside its
+    transaction, past the ORM's execution layer. For the per-turn writes: through ``session.execute`` the ORM
+    re-annotates a DML statement on every call, so SQLAlchemy re-derives its cache key each time."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
+
+
 class Database:
     """One engine + session factory per process."""
 

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.core.db import run_core
 from tertulia.core.paging import SortKey, apply_sort
 from tertulia.core.sqljson import decoded, json_rows, parse_time
 from tertulia.user.models import User, UserMemory, UserModelEntry
@@ -80,13 +81,13 @@ async def user_model_entries(session: AsyncSession, org_id: str, user_id: str) -
 
 
 # Statements of the per-turn path, built once (building one per call costs more CPU than running it).
-_TURN_STATS = (
-    update(User)
-    .where(User.org_id == bindparam("b_org_id"), User.user_id == bindparam("b_user_id"))
-    .values(num_messages=User.num_messages + bindparam("messages"),
-            num_conversations=User.num_conversations + bindparam("conversations"),
-            last_message_time=bindparam("at", type_=User.__table__.c.last_message_time.type))
-    .execution_options(synchronize_session=False)
+_USERS = User.__table__
+_TURN_STATS = (  # on the table's columns (``run_core``)
+    update(_USERS)
+    .where(_USERS.c.org_id == bindparam("b_org_id"), _USERS.c.user_id == bindparam("b_user_id"))
+    .values(num_messages=_USERS.c.num_messages + bindparam("messages"),
+            num_conversations=_USERS.c.num_conversations + bindparam("conversations"),
+            last_message_time=bindparam("at", type_=_USERS.c.last_message_time.type))
 )
 
 
@@ -125,7 +126,7 @@ async def add_turn_stats(
     session: AsyncSession, org_id: str, user_id: str, *, messages: int, conversations: int, at: datetime
 ) -> None:
     """Count a completed turn in the user's stats (one UPDATE, safe against concurrent turns of other conversations)."""
-    await session.execute(_TURN_STATS, {"b_org_id": org_id, "b_user_id": user_id, "messages": messages,
+    await run_core(session, _TURN_STATS, {"b_org_id": org_id, "b_user_id": user_id, "messages": messages,
                                         "conversations": conversations, "at": at})
 
 

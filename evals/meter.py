@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ACTION = re.compile(r"## What to do now\n(.+?)(?:\n|$)")
+SITUATION = re.compile(r"## The situation\n(.+?)(?:\n|$)")
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Call:
     output_tokens: int
     ok: bool = True
     answer: str = ""  # a decision's JSON answer (truncated), to read what the model chose
+    about: str = ""  # a per-candidate behavior check: the situation it judged (the answers arrive in any order)
 
 
 @dataclass
@@ -137,7 +139,7 @@ class Meter:
         h.wfile.flush()
         if kind:
             self._record(Call(kind, (time.perf_counter() - started) * 1000, _output_tokens(bytes(captured), req),
-                              ok=resp.status < 400, answer=_answer(bytes(captured), req)))
+                              ok=resp.status < 400, answer=_answer(bytes(captured), req), about=_about(req)))
 
     def _scripted(self, h: BaseHTTPRequestHandler, req: dict[str, Any]) -> None:
         system = "\n".join(m.get("content") or "" for m in req.get("messages") or [] if m.get("role") == "system")
@@ -167,6 +169,12 @@ def _kind(req: dict[str, Any]) -> str:
         return "json_object"
     system = "\n".join(m.get("content") or "" for m in req.get("messages") or [] if m.get("role") == "system")
     return "reply" if "## What to do now" in system else "text"
+
+
+def _about(req: dict[str, Any]) -> str:
+    last = (req.get("messages") or [{}])[-1].get("content") or ""
+    found = SITUATION.search(last if isinstance(last, str) else "")
+    return found.group(1).strip()[:120] if found else ""
 
 
 def _answer(raw: bytes, req: dict[str, Any]) -> str:

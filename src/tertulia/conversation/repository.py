@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.conversation.models import Conversation, Interaction, Message
 from tertulia.core.db import run_core
-from tertulia.core.sqljson import json_rows, parse_time, rows_sorted
+from tertulia.core.sqljson import decoded, json_rows, parse_time, rows_sorted
 
 VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 
@@ -41,8 +42,9 @@ def transcript_rows(*, recent: bool) -> Any:
 
 
 def transcript_from_rows(value: Any) -> list[TranscriptRow]:
-    return [TranscriptRow(i, iid, kind, text, parse_time(at), position)
-            for i, iid, kind, text, at, position in rows_sorted(value, 5)]
+    rows = decoded(value)
+    rows.sort(key=itemgetter(5))
+    return [TranscriptRow(i, iid, kind, text, parse_time(at), position) for i, iid, kind, text, at, position in rows]
 
 
 def replay_rows() -> Any:

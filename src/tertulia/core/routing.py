@@ -32,22 +32,35 @@ class SlashTolerance:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._templates: list[tuple[re.Pattern[str], int, frozenset[str]]] | None = None
+        # The spec's path templates grouped by (segment count, first segment after the organization), both
+        # spellings of a path falling in the same group; templates whose group a path cannot tell (a parameter
+        # there, or a parameter spanning segments) are in ``_anywhere``. A request tries only its group's few.
+        self._groups: dict[tuple[int, str | None], list[tuple[re.Pattern[str], int, frozenset[str]]]] | None = None
+        self._anywhere: list[tuple[re.Pattern[str], int, frozenset[str]]] = []
 
-    def _load(self, scope: Scope) -> list[tuple[re.Pattern[str], int, frozenset[str]]]:
-        if self._templates is None:
-            paths = scope["app"].openapi().get("paths", {})
-            templates = []
-            for path, ops in paths.items():
+    @staticmethod
+    def _group(path: str) -> tuple[int, str | None]:
+        parts = path.strip("/").split("/")
+        return len(parts), parts[2] if len(parts) > 2 else None
+
+    def _load(self, scope: Scope) -> dict[tuple[int, str | None], list[tuple[re.Pattern[str], int, frozenset[str]]]]:
+        if self._groups is None:
+            groups: dict[tuple[int, str | None], list[tuple[re.Pattern[str], int, frozenset[str]]]] = {}
+            for path, ops in scope["app"].openapi().get("paths", {}).items():
                 regex, _, _ = compile_path(path)
                 literals = sum(1 for part in path.split("/") if part and not part.startswith("{"))
-                templates.append((regex, literals, frozenset(m.upper() for m in ops)))
-            self._templates = templates
-        return self._templates
+                template = (regex, literals, frozenset(m.upper() for m in ops))
+                count, first = self._group(path)
+                if ":path}" in path or (first is not None and first.startswith("{")):
+                    self._anywhere.append(template)
+                else:
+                    groups.setdefault((count, first), []).append(template)
+            self._groups = groups
+        return self._groups
 
-    def _score(self, path: str, method: str, templates) -> int:
+    def _score(self, path: str, method: str, groups) -> int:
         best = -1
-        for regex, literals, methods in templates:
+        for regex, literals, methods in (*groups.get(self._group(path), ()), *self._anywhere):
             if method in methods and regex.match(path):
                 best = max(best, literals)
         return best

@@ -70,8 +70,8 @@ def rows_sorted(value: Any, *key_columns: int) -> list[list[Any]]:
 
 def parse_time(value: Any) -> datetime:
     """A datetime from a ``json_rows`` row: ISO 8601 text on both dialects (SQLite's has a space, no zone)."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value))
+    moment = value if isinstance(value, datetime) else _fromisoformat(value)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_fromisoformat = datetime.fromisoformat

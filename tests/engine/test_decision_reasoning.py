@@ -142,7 +142,8 @@ def _settings(**kw):
     ({"llm_base_url": "http://localhost:8080/v1"}, "contrast"),
     ({"llm_base_url": "http://192.168.1.20:8000/v1"}, "contrast"),
     ({"llm_base_url": "http://ollama:11434/v1"}, "contrast"),
-    ({"llm_provider": "local"}, "contrast"),
+    ({"llm_provider": "local"}, "checklist"),  # the packaged SmolLM2-135M
+    ({"llm_provider": "local", "local_model_path": "/models/qwen2.5-1.5b.gguf"}, "contrast"),
     ({"llm_base_url": "http://127.0.0.1:1/v1", "decision_reasoning": "checklist"}, "checklist"),
     ({"llm_provider": "fake"}, "none"),
     ({"llm_base_url": "https://api.openai.com/v1", "decision_reasoning": "brief"}, "brief"),

@@ -18,6 +18,8 @@ short transaction when the turn ends, whatever the outcome).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,14 +51,47 @@ def _json_default(value: Any) -> Any:
 
 
 async def ndjson_body(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """The HTTP body: one JSON object per line. Closing this generator closes the pump (its cleanup runs)."""
+    """The HTTP body: one JSON object per line. Closing this generator closes the pump (its cleanup runs).
+
+    The pump runs in a task of its own and the body sends, in ONE write, every line it has produced since the last
+    write: events that come out together (the actions after a decision, reply fragments read from one network read)
+    cost one send instead of one each, and none waits for another (a lone event is sent at once)."""
+    lines: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async for event in events:
+                lines.put_nowait(ndjson(event))
+        except BaseException as exc:  # noqa: BLE001 - handed to the body, which re-raises it
+            lines.put_nowait(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            lines.put_nowait(None)
+
+    producer = asyncio.create_task(produce())
     try:
-        async for event in events:
-            yield ndjson(event)
+        while True:
+            batch = [await lines.get()]
+            while not lines.empty():
+                batch.append(lines.get_nowait())
+            finished = batch[-1] is None or any(isinstance(item, BaseException) for item in batch)
+            ready = [item for item in batch if isinstance(item, bytes)]
+            if ready:
+                yield b"".join(ready)
+            failure = next((item for item in batch if isinstance(item, BaseException)), None)
+            if failure is not None and not isinstance(failure, asyncio.CancelledError):
+                raise failure
+            if finished:
+                return
     finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if not producer.done():
+                producer.cancel()
+            with contextlib.suppress(BaseException):
+                await producer
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
                 await aclose()
 
 

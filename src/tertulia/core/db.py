@@ -7,6 +7,7 @@ only portable column types (``UTCDateTime``, ``JSONType``) so the same schema an
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -84,8 +86,10 @@ def make_engine(url: str) -> AsyncEngine:
         # on aiosqlite it costs a thread hop per check-in, a few of which every turn makes.
         kwargs["pool_reset_on_return"] = None
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
+    if not url.startswith("sqlite"):
+        _ping_when_idle(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -98,6 +102,30 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out (a server restart or an idle
+# timeout closes connections). One used moments ago is not: a turn checks out several connections in a few
+# milliseconds, and pinging each (``pool_pre_ping``) cost a round trip apiece.
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:  # the pool drops this connection and hands out a fresh one
+            raise DisconnectionError() from exc
 
 
 _WRITE_GATES: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = weakref.WeakKeyDictionary()

@@ -1,6 +1,7 @@
 """Contrast decisions (``Ports.reasoning == "contrast"``): one constrained pick that describes what the user just said,
 among the exit conditions (closest first) and a concrete alternative (a question, a hesitation, a refusal, something
-else); that alternative, or no pick, stays and performs the chosen action. Behaviors keep the per-candidate checks."""
+else); that alternative, or no pick, stays and performs the chosen action. Behaviors are judged per candidate
+(tests/engine/test_behavior_contrast.py)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ async def test_an_answer_in_another_style_still_resolves():
     assert res.insights["current_state_name"] == "cancel"
 
 
-async def test_behaviors_keep_the_per_candidate_checks():
+async def test_behaviors_are_judged_per_candidate_and_a_yes_no_answer_still_resolves():
     suicide = BehaviorVersion("1" * 24, 1, ["The user expresses suicidal thoughts"], [
         {"type": "inject-instruction", "instruction": "Rule 1", "overrides_instructions": False}])
     llm = ScriptedLLM()

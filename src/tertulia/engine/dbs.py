@@ -15,7 +15,11 @@ toward safety behaviors.
   always judged).
 * ``Ports.reasoning`` ``"contrast"``/``"checklist"``/``"checks"`` (small local models): each candidate is judged in its
   own small request, all at once, seeing only its own situation; the best-ranked "yes" applies (on Qwen2.5-Coder-1.5B
-  recall 0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). ``"brief"``: one confirmation that
+  recall 0.30 → 0.95 at the same precision, 0.60 → 0.59, benchmarks/README.md). Under ``"contrast"`` the "yes" is a
+  pick between two descriptions of what the user just said, a near miss (``NOT_NOW``: an ordinary question, thanks or
+  chat, the topic merely mentioned, a past event, someone else, a figure of speech) or the behavior's situation:
+  precision 0.59 → 0.86 at the same recall, 0.95 (the yes/no check said yes to the medical emergency on "Where do I
+  park?"). ``"brief"``: one confirmation that
   restates what the user just said, then names the behavior by its trigger text; ``"none"``: one labelled pick
   (``behavior N`` / ``none``).
 """
@@ -189,11 +193,53 @@ async def _check_each(ctx: TurnContext, candidates: list[BehaviorVersion],
                 f"## What the user just said\n{said}", "",
                 'Does this situation apply to what the user just said? Answer in JSON: "applies": "yes" or "no".']
 
+    if ctx.ports.reasoning == "contrast":
+        return await _contrast_each(ctx, candidates, head, said)
+
     async def ask(b: BehaviorVersion) -> bool:
         messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail(b))
         raw = await ctx.llm.decide(ctx.llm.request("SelectDynamicBehavior", messages), CHECK_SCHEMA,
                                    "check_dynamic_behavior")
         return str(raw.get("applies", "no") if isinstance(raw, dict) else raw).strip().lower() == "yes"
+
+    answers = await gather_all([ask(b) for b in candidates])
+    return next((b for b, yes in zip(candidates, answers, strict=True) if yes), None)
+
+
+NOT_NOW = ("Not that situation: the user only asks, thanks or chats about something ordinary, mentions the topic, "
+           "a past event or someone else, or uses a figure of speech.")
+SITUATION_KEY = "what_the_user_did"
+
+
+async def _contrast_each(ctx: TurnContext, candidates: list[BehaviorVersion], head: list[str],
+                         said: str) -> BehaviorVersion | None:
+    """The contrast depth: each candidate judged in its own request, all at once, as a pick between two descriptions
+    of what the user just said: a near miss (``NOT_NOW``, listed first: scripted fakes answer a schema's first value)
+    or the behavior's situation. A 1.5B model asked yes/no said yes to the medical emergency on "Where do I park?"."""
+    def tail(b: BehaviorVersion) -> tuple[list[str], list[str]]:
+        triggers = [" ".join(str(t).split()).rstrip(".") for t in b.conversation_triggers]
+        situation = triggers[0] + (f" (or: {'; '.join(triggers[1:])})" if triggers[1:] else "")
+        if situation.lower() == NOT_NOW.lower():
+            situation += " (behavior)"
+        choices = [NOT_NOW, situation]
+        lines = [SAFETY_NOTE.replace("choose it", "choose that situation").replace(
+                     "choose a behavior", "choose the situation"), "",
+                 f"## What the user just said\n{said}", "",
+                 *bullet("Which of these describes what the user just said?", choices), "",
+                 f'Answer in JSON: "{SITUATION_KEY}": the one that describes what the user just said, copied exactly.']
+        return lines, choices
+
+    async def ask(b: BehaviorVersion) -> bool:
+        lines, choices = tail(b)
+        messages = framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, lines)
+        schema = {"type": "object", "properties": {SITUATION_KEY: {"type": "string", "enum": choices}},
+                  "required": [SITUATION_KEY], "additionalProperties": False}
+        raw = await ctx.llm.decide(ctx.llm.request("SelectDynamicBehavior", messages), schema,
+                                   "check_dynamic_behavior")
+        if isinstance(raw, dict) and "applies" in raw:
+            return str(raw.get("applies")).strip().lower() == "yes"
+        answer = str(raw.get(SITUATION_KEY, "") if isinstance(raw, dict) else raw).strip().strip('"').rstrip(".")
+        return answer.lower() == choices[1].rstrip(".").lower()
 
     answers = await gather_all([ask(b) for b in candidates])
     return next((b for b, yes in zip(candidates, answers, strict=True) if yes), None)

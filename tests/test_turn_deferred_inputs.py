@@ -196,3 +196,30 @@ async def test_the_one_statement_read_brings_every_input_back_whole(client, tena
     assert list(inputs.replays) == [first.interaction_id, *list(inputs.replays)[1:]] and len(inputs.replays) == 4
     whole = await store.load(conversation)
     assert len(whole.transcript) == 7 and whole.transcript[0].text.startswith(first.agent_message[:5])
+
+
+async def test_inputs_that_cannot_be_read_after_the_first_event_fail_the_turn_in_band_and_free_the_lease(
+    client, tenant, runtime
+):
+    """The status line is out when the inputs are read: a failure there is an ``error`` event, nothing of the turn is
+    written and the lease is free again (the ``TurnStore`` port failing as a database can)."""
+    from tertulia.turns.inprocess import interact
+
+    class FailingReads(SqlTurnStore):
+        async def load(self, *args, **kwargs):  # noqa: ANN002, ANN003
+            raise ConnectionError("database went away")
+
+    svc = await make_service(client, tenant)
+    who = await principal_for(runtime, tenant.org_id, tenant.user_id)
+    first = (await start_conversation(runtime, who, svc.service_id)).raise_for_error()
+    store = FailingReads(runtime.db, runtime.embedder)
+    plan = await _plan(store, runtime, who, first.conversation_id)
+    events = [e async for e in pump(runtime, store, plan)]
+    assert [e["type"] for e in events] == ["user-message-available", "error"]
+    assert events[-1]["http_error_code"] == 500
+    runtime.llm.script_text("EngageUser", "Back again.")
+    again = (await interact(runtime, who, first.conversation_id, "Retry")).raise_for_error()  # the lease is free
+    r = await client.get(tenant.url(f"/conversation/{first.conversation_id}/messages/?sort_by=%2Bcreated_at"),
+                         headers=tenant.headers)
+    assert [m["message"] for m in r.json()["messages"]][1:] == ["Retry", "Back again."]
+    assert again.ok

@@ -6,7 +6,7 @@ else); that alternative, or no pick, stays and performs the chosen action. Behav
 from __future__ import annotations
 
 from tertulia.engine.contract import BehaviorVersion
-from tertulia.engine.decisions import DID_KEY, OTHER
+from tertulia.engine.decisions import DID_KEY, GREETING, OTHER
 from tertulia.engine.fakes import ScriptedLLM
 from tests.engine.support import action, graph, ports, request, run, simple_graph
 
@@ -45,8 +45,8 @@ async def test_the_pick_describes_the_users_message_among_the_exits_and_a_concre
     assert name == "select_next_action"
     assert list(schema["properties"]) == [DID_KEY]  # greet has one action: no action field
     choices = schema["properties"][DID_KEY]["enum"]
-    assert choices[0] == OTHER  # first in the prompt and the schema (a fake answering first values stays)
-    assert sorted(choices[1:]) == sorted(["The patient wants to book an appointment",
+    assert choices[:2] == [OTHER, GREETING]  # first in the prompt and the schema (a fake answering first values stays)
+    assert sorted(choices[2:]) == sorted(["The patient wants to book an appointment",
                                           "The patient wants to cancel an appointment",
                                           "The patient wants to end the conversation"])
     assert list(llm.schemas[1][1]["properties"]) == [DID_KEY, "action"]
@@ -100,3 +100,11 @@ async def test_behaviors_are_judged_per_candidate_and_a_yes_no_answer_still_reso
                     contrast(llm))
     assert {n for n, _ in llm.schemas if n.startswith("check_dynamic")} == {"check_dynamic_behavior"}
     assert res.insights["triggered_dynamic_behavior_set_version_info"] == [suicide.set_id, 1]
+
+
+async def test_the_bare_greeting_stays_too():
+    llm = ScriptedLLM()
+    llm.script_decision("SelectNextAction", did(GREETING))
+    res = await run(request(BOOKING, "Hello?", state="greet"), contrast(llm))
+    assert res.insights["current_state_name"] == "greet"
+    assert llm.calls["SelectNextAction"] == 1 and llm.calls["EngageUser"] == 1  # a plain turn: 2 sequential calls

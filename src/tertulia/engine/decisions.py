@@ -7,8 +7,8 @@ request per exit, concurrently: ``engine/checks.py``):
   enum ``next`` over the short labels: a few output tokens.
 * ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
   one pick that describes what the user just said (``what_the_user_did``): a concrete alternative (``OTHER``: they
-  ask a question, hesitate, refuse, or say something else), listed first, or one of the exit conditions by its text;
-  the alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
+  ask a question, hesitate, refuse, or say something else), listed first, then a bare greeting (``GREETING``), or one
+  of the exit conditions by its text; either alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
   poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of the message well.
 * ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
@@ -267,6 +267,7 @@ async def _brief_action(
 
 
 OTHER = "The user has done none of these: they ask a question, hesitate, refuse, or say something else."
+GREETING = "The user only says hello and nothing else."
 DID_KEY = "what_the_user_did"
 
 
@@ -280,7 +281,9 @@ async def _contrast_action(
     exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
     # the alternative leads, in the prompt and the schema: listed last, a 1.5B model took the exit before it on
     # "Hello?" or a question (measured, benchmarks/README.md); and scripted fakes answer a schema's first value: stay
-    choices = [OTHER, *(exit_texts[j] for j in ranking.order)]
+    # a second stay, the bare greeting, after it (measured on a 69-turn subset: 72 % → 79 % per decision)
+    stays = [OTHER] + ([GREETING] if GREETING.lower() not in (t.lower() for t in exit_texts) else [])
+    choices = [*stays, *(exit_texts[j] for j in ranking.order)]
     tail = _intro(seen.said, entered_by) + bullet("Which of these describes what the user just said?", choices)
     properties: dict[str, Any] = {DID_KEY: {"type": "string", "enum": choices}}
     answer = [f'"{DID_KEY}": the one that describes what the user just said, copied exactly']

@@ -100,3 +100,23 @@ async def test_embedding_model_dir_override_must_hold_both_files(tmp_path, monke
     monkeypatch.setenv("TERTULIA_EMBEDDING_MODEL_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="model.onnx and tokenizer.json"):
         load_local_embedder()
+
+
+async def test_quotes_in_option_texts_never_reach_the_servers_grammar_and_come_back_exact(stub):
+    """An author's exit condition or trigger may hold a double quote or a backslash; llama.cpp servers die compiling
+    such an enum into a grammar. The adapter sends them as ``'`` and ``/`` and maps the answer back."""
+    from tertulia.engine.ports import ChatMessage, LLMRequest
+
+    stub.state.requests.clear()
+    quoted = 'The user says "cancel" or types C:\\stop'
+    schema = {"type": "object", "additionalProperties": False, "required": ['Has said "yes"', "pick"],
+              "properties": {'Has said "yes"': {"type": "string", "enum": ["no", "yes"]},
+                             "pick": {"type": "string", "enum": ["stay", quoted]}}}
+    stub.state.script("pick", {"Has said 'yes'": "yes", "pick": "The user says 'cancel' or types C:/stop"})
+    llm = OpenAICompatLLM(stub.base_url, "k", default_model="m")
+    answer = await llm.decide(LLMRequest("SelectNextAction", [ChatMessage("user", "Pick.")]), schema, "pick")
+    await llm.aclose()
+    sent = stub.state.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert '"' not in "".join([*sent["properties"], *sent["required"], *sent["properties"]["pick"]["enum"]])
+    assert "\\" not in "".join(sent["properties"]["pick"]["enum"])
+    assert answer == {'Has said "yes"': "yes", "pick": quoted}

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from tertulia.engine.adapters.openai_http import OpenAIHttp, ProviderStatusError, translate
+from tertulia.engine.adapters.schema_text import plain_texts, restore
 from tertulia.engine.contract import EngineError
 from tertulia.engine.ports import LLMRequest
 
@@ -113,6 +114,7 @@ class OpenAICompatLLM:
             request.response.raw_text = "".join(parts)
 
     async def decide(self, request: LLMRequest, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
+        schema, back = plain_texts(schema)  # an author's quote in an option must not break the server's grammar
         fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
                                                       "strict": strict_compatible(schema)}}
         try:
@@ -127,7 +129,7 @@ class OpenAICompatLLM:
         if isinstance(response, dict):
             _record_usage(request, response)
         request.response.raw_text = content
-        return parse_json_object(content, request.interaction)
+        return restore(parse_json_object(content, request.interaction), back)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tertulia.engine.adapters.openai_compat import parse_json_object
+from tertulia.engine.adapters.schema_text import restore
 from tertulia.engine.contract import EngineError
 from tertulia.engine.ports import LLMRequest
 
@@ -109,7 +110,7 @@ class LlamaLocalLLM:
         request.response.output_tokens = usage.get("completion_tokens")
         request.response.raw_text = content
         answer = parse_json_object(content, request.interaction)
-        return unalias(answer, aliases)
+        return restore(answer, aliases)
 
     async def stream_text(self, request: LLMRequest) -> AsyncIterator[str]:
         kwargs = self._kwargs(request)
@@ -163,7 +164,8 @@ _SAFE_ENUM = re.compile(r"^[A-Za-z0-9 _.,:;!?()/-]*$")
 def alias_enums(schema: Any) -> tuple[Any, dict[str, str]]:
     """Replace string enum values llama.cpp's grammar compiler cannot take (quotes, backslashes, newlines: its
     JSON-schema converter produces a grammar that fails to parse, and the failure aborts the process) with
-    ``option_N`` aliases; ``unalias`` maps the answer back. Safe values are kept, so the model still reads them."""
+    ``option_N`` aliases; ``schema_text.restore`` maps the answer back.
+    Safe values are kept, so the model still reads them."""
     aliases: dict[str, str] = {}
 
     def walk(node: Any) -> Any:
@@ -186,16 +188,3 @@ def alias_enums(schema: Any) -> tuple[Any, dict[str, str]]:
         return node
 
     return walk(schema), aliases
-
-
-def unalias(value: Any, aliases: dict[str, str]) -> Any:
-    if not aliases:
-        return value
-    if isinstance(value, dict):
-        return {k: unalias(v, aliases) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unalias(v, aliases) for v in value]
-    if isinstance(value, str):
-        return aliases.get(value, value)
-    return value
-

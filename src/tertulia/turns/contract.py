@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tertulia.engine.contract import BehaviorVersion, GraphVersion, TurnOutcome, TurnRequest
 from tertulia.engine.ports import MemoryRetriever
@@ -51,8 +51,10 @@ class ConversationView:
         return {"user_id": self.user_id, "service_id": self.service_id}
 
 
-@dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
+    """One message of the transcript window (a turn reads up to ``planning.TURN_TRANSCRIPT`` of them: a tuple, cheap
+    to build, where a frozen dataclass costs a ``__setattr__`` per field)."""
+
     id: str
     interaction_id: str
     message_type: str

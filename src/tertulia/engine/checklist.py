@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tertulia.engine.prompts import closing_answer
+
 YES, NO = "yes", "no"
 ACTION_KEY = "action"
 
@@ -30,13 +32,7 @@ def checklist_tail(intro: list[str], exit_texts: list[str], order: list[int],
     properties: dict[str, Any] = {by_exit[j]: {"type": "string", "enum": [NO, YES]} for j in order}
     answer = ['each exit condition, copied exactly, with "yes" only if the conversation, and above all what the user '
               'just said, clearly meets that condition, otherwise "no"']
-    if len(action_texts) > 1:
-        tail += ["", "## Actions (if no exit condition is met, perform the one that fits now)",
-                 *[f"- {a}" for a in action_texts]]
-        properties[ACTION_KEY] = {"type": "string", "enum": action_texts}
-        answer.append(f'"{ACTION_KEY}": the action to perform if no exit condition is met, copied exactly')
-    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
-    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    tail, schema = closing_answer(tail, properties, answer, action_texts, "if no exit condition is met", spaced=True)
     return tail, schema, by_exit
 
 

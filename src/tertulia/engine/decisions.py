@@ -39,6 +39,7 @@ from tertulia.engine.contract import EngineError
 from tertulia.engine.graph import target_label
 from tertulia.engine.prompts import (
     bullet,
+    closing_answer,
     decision_messages,
     framed_decision_messages,
     latest_input,
@@ -256,12 +257,7 @@ async def _brief_action(
         answer += ['"user_just_said": what the user just said, in a few plain words',
                    f'"exit_condition_met": the exit condition the conversation now clearly meets, copied exactly, '
                    f'or "{STAY}"']
-    if len(actions) > 1:
-        tail += bullet("Actions (if you stay, perform the one that fits now)", action_texts)
-        properties["action"] = {"type": "string", "enum": action_texts}
-        answer.append('"action": the action to perform if you stay, copied exactly')
-    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
-    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    tail, schema = closing_answer(tail, properties, answer, action_texts, "if you stay")
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
 
@@ -287,12 +283,7 @@ async def _contrast_action(
     tail = _intro(seen.said, entered_by) + bullet("Which of these describes what the user just said?", choices)
     properties: dict[str, Any] = {DID_KEY: {"type": "string", "enum": choices}}
     answer = [f'"{DID_KEY}": the one that describes what the user just said, copied exactly']
-    if len(actions) > 1:
-        tail += bullet("Actions (if the user has done none of these, perform the one that fits now)", action_texts)
-        properties["action"] = {"type": "string", "enum": action_texts}
-        answer.append('"action": the action to perform if the user has done none of these, copied exactly')
-    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
-    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    tail, schema = closing_answer(tail, properties, answer, action_texts, "if the user has done none of these")
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)

@@ -75,6 +75,21 @@ def bullet(title: str, items: list[str]) -> list[str]:
     return [f"## {title}", *[f"- {i}" for i in items]] if items else []
 
 
+def closing_answer(tail: list[str], properties: dict[str, Any], answer: list[str], action_texts: list[str],
+                   when: str, *, spaced: bool = False) -> tuple[list[str], dict[str, Any]]:
+    """The shared end of a decision prompt and its schema: with more than one action, the actions to perform ``when``
+    (e.g. "if you stay") and their ``action`` answer; then the "Answer in JSON" line over ``answer``; the schema
+    closed over ``properties`` (every one required). ``spaced``: a blank line before the actions."""
+    if len(action_texts) > 1:
+        tail = [*tail, *([""] if spaced else []), *bullet(f"Actions ({when}, perform the one that fits now)",
+                                                           action_texts)]
+        properties = {**properties, "action": {"type": "string", "enum": action_texts}}
+        answer = [*answer, f'"action": the action to perform {when}, copied exactly']
+    tail = [*tail, "", "Answer in JSON: " + "; then ".join(answer) + "."]
+    return tail, {"type": "object", "properties": properties, "required": list(properties),
+                  "additionalProperties": False}
+
+
 def state_context(state: dict[str, Any], graph_description: str | None) -> list[str]:
     lines = []
     if graph_description:

@@ -121,8 +121,8 @@ class SqlTurnStore:
                                                 behaviors=False)
             row = await self._inputs(session, conv, conv.created_at, recent=recent, replays=replays)
             behaviors = await resolution.active_behaviors(session, conv.org_id, conv.service_id, rows=row.t_sets)
-        transcript = [StoredMessage(m.id, m.interaction_id, m.message_type, m.message, m.created_at, m.position)
-                      for m in conversations.transcript_from_rows(row.t_transcript)]
+        # the repository's rows have StoredMessage's fields in its order (id, interaction, type, text, time, position)
+        transcript = list(map(StoredMessage._make, conversations.transcript_from_rows(row.t_transcript)))
         done = conversations.replays_from_rows(row.t_replays) if replays else {}
         user, model = self._user(conv, row)
         return TurnInputs(conv, replace(versions, behaviors=behaviors), transcript, done, bool(row.t_returning), user,

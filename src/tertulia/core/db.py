@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from tertulia.core.clock import utcnow
 from tertulia.core.ids import new_object_id
+from tertulia.core.sqlite_driver import one_hop_dbapi
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,6 +86,8 @@ def make_engine(url: str) -> AsyncEngine:
         # session or connection rolls back what it began), so the pool's extra ROLLBACK on check-in is redundant;
         # on aiosqlite it costs a thread hop per check-in, a few of which every turn makes.
         kwargs["pool_reset_on_return"] = None
+        if url.startswith("sqlite+aiosqlite"):
+            kwargs["module"] = one_hop_dbapi()  # one thread hop per statement instead of three or four
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)

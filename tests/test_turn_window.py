@@ -32,3 +32,28 @@ async def test_turns_past_the_window_keep_the_conversation_whole(client, tenant,
     listed = (await client.get(tenant.url(f"/conversation/{conversation_id}/messages/?limit=50"),
                                headers=tenant.headers)).json()
     assert len(listed["messages"]) == len(visible)
+
+
+async def _prompts_of_a_long_conversation(client, tenant, runtime, turns: int, name: str) -> list[tuple[str, list[str]]]:
+    svc = await make_service(client, tenant, name)
+    conversation_id, _ = await start(client, tenant, svc.service_id)
+    for k in range(turns):
+        runtime.llm.script_text("EngageUser", f"Reply {k}.")
+        r = await interact(client, tenant, conversation_id, f"Message {k}")
+        assert r.status_code == 200 and '"interaction-complete"' in r.text, r.text
+    last = runtime.llm.requests[-5:]  # the last turn's requests (a plain turn makes 2)
+    return [(r.interaction, [m.content for m in r.messages]) for r in last]
+
+
+async def test_the_window_read_is_exactly_what_the_prompts_see(client, tenant, runtime, monkeypatch):
+    """``TURN_TRANSCRIPT`` is the prompts' window: a turn deep into a conversation sends the same prompts whether its
+    store read the window or the whole history (and the history is longer than the window)."""
+    from tertulia.engine.prompts import TRANSCRIPT_WINDOW
+
+    assert planning.TURN_TRANSCRIPT == TRANSCRIPT_WINDOW
+    turns = TRANSCRIPT_WINDOW // 2 + 3  # 2+ messages per turn: the history outgrows the window
+    windowed = await _prompts_of_a_long_conversation(client, tenant, runtime, turns, "Windowed")
+    monkeypatch.setattr(planning, "TURN_TRANSCRIPT", 10_000)  # the whole history
+    whole = await _prompts_of_a_long_conversation(client, tenant, runtime, turns, "Whole")
+    assert "Message 0" not in "\n".join(c for _, contents in whole for c in contents)  # beyond the window
+    assert windowed == whole

@@ -23,10 +23,11 @@ EXTERNAL_SENDER = "External event"
 # places them 1-2 s after the latest message and sends at once), so a few seconds of skew are tolerated.
 CLOCK_SKEW = timedelta(seconds=5)
 MESSAGE_TYPES = ("user-message", "external-event", "skip")
-# How much of the transcript a create/interact turn loads: the engine's prompts see the last
-# ``prompts.TRANSCRIPT_WINDOW`` messages (behavior selection fewer), so a long conversation's turn reads a constant
-# amount, not its whole history. Generous, so a change of the window stays inside it.
-TURN_TRANSCRIPT = 4 * TRANSCRIPT_WINDOW
+# How much of the transcript a create/interact turn loads: exactly what the engine's prompts see, the last
+# ``prompts.TRANSCRIPT_WINDOW`` messages (behavior selection fewer; a turn's new messages come after the stored ones,
+# so the stored part the prompts can reach is never longer). A long conversation's turn reads a constant amount, not
+# its whole history; ``tests/test_turn_window.py`` checks that the prompts are the same as with the whole history.
+TURN_TRANSCRIPT = TRANSCRIPT_WINDOW
 
 
 def compile_action_filter(pattern: str | None) -> re.Pattern[str]:

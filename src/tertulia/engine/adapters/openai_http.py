@@ -1,18 +1,21 @@
-"""The HTTP side of the OpenAI-compatible adapters: one pooled ``httpx.AsyncClient`` per adapter (keep-alive
+"""The HTTP side of the OpenAI-compatible adapters: one pooled ``aiohttp.ClientSession`` per adapter (keep-alive
 connections reused across turns, never built per call), orjson bodies, server-sent events read line by line.
 
 Why not the ``openai`` SDK: on a zero-latency provider its per-call work (walking every message through its typed
 request transforms, building a pydantic model per streamed chunk) cost 3-5 ms of CPU per call, about the whole
-platform cost of a turn (``benchmarks/README.md``). The wire protocol used here is small and stable:
-``POST {base}/chat/completions`` (JSON, or ``stream: true`` → ``data: {chunk}`` lines ending with ``data: [DONE]``)
-and ``POST {base}/embeddings``.
+platform cost of a turn (``benchmarks/README.md``). Why aiohttp rather than httpx: measured against the same
+zero-latency stub, a decision call took 0.6 ms and a streamed reply 1.1 ms through aiohttp, 1.0-1.5 ms and 1.5-2.1 ms
+through httpx (its request/response models and the anyio layer under httpcore), and a plain turn makes two such
+calls. The wire protocol used here is small and stable: ``POST {base}/chat/completions`` (JSON, or
+``stream: true`` → ``data: {chunk}`` lines ending with ``data: [DONE]``) and ``POST {base}/embeddings``.
 
-Failures, as the SDK reported them: a timeout → ``EngineError(504)``; an error status → ``EngineError(502)`` with
-the provider's message; an unreachable provider or a cut connection → ``EngineError(502)``. Retries (``max_retries``,
-default 1): a request that got no answer because the connection failed (a pooled connection the server had just
-closed, a refused connect) or that was answered 408/409/429/5xx is sent again after a short backoff (``Retry-After``
-honoured up to 8 s). Timeouts are not retried (a hung provider fails in one timeout), and a stream is never retried
-once its response started.
+Failures, as the SDK reported them: a timeout (connecting, or waiting for the next bytes) → ``EngineError(504)``;
+an error status → ``EngineError(502)`` with the provider's message; an unreachable provider or a cut connection →
+``EngineError(502)``. Retries (``max_retries``, default 1): a request that got no answer because the connection
+failed (a pooled connection the server had just closed, a refused connect) or that was answered 408/409/429/5xx is
+sent again after a short backoff (``Retry-After`` honoured up to 8 s). Timeouts are not retried (a hung provider
+fails in one timeout), and a stream is never retried once its response started. Proxy variables (``HTTPS_PROXY``,
+``NO_PROXY``, ...) are honoured, as they were with httpx.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from tertulia.engine.contract import EngineError
@@ -44,11 +47,11 @@ class ProviderStatusError(Exception):
 def translate(exc: Exception, what: str) -> EngineError:
     if isinstance(exc, EngineError):
         return exc
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):  # aiohttp's connect/read timeouts are TimeoutErrors (asyncio's too)
         return EngineError(f"The language model timed out during {what}.", 504)
     if isinstance(exc, ProviderStatusError):
         return EngineError(f"The language model provider answered {exc.status} during {what}: {exc.message}", 502)
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, aiohttp.ClientError):  # refused, reset, closed, or a body cut short
         return EngineError(f"The language model provider is unreachable during {what}: {type(exc).__name__}: {exc}", 502)
     return EngineError(f"The language model failed during {what}: {exc}", 502)
 
@@ -64,7 +67,7 @@ def _error_message(status: int, body: bytes) -> str:
     return str(error or data)[:300]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
     try:
         return max(0.0, float(response.headers.get("retry-after", "")))
     except ValueError:
@@ -75,12 +78,24 @@ class OpenAIHttp:
     def __init__(self, base_url: str | None, api_key: str | None, timeout: float, max_retries: int = 1) -> None:
         self.base = (base_url or "https://api.openai.com/v1").rstrip("/")
         self.max_retries = max(0, max_retries)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY),
-            headers={"Authorization": f"Bearer {api_key or 'not-needed'}", "Content-Type": "application/json",
-                     "Accept": "application/json"},
-        )
+        # like httpx.Timeout(timeout): a bound on getting a connection and on each wait for bytes, none on the whole
+        # response (a long streamed reply is fine as long as it keeps coming)
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
+        self.headers = {"Authorization": f"Bearer {api_key or 'not-needed'}", "Content-Type": "application/json",
+                        "Accept": "application/json"}
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The adapter's session, made on first use inside the event loop that uses it (aiohttp binds a session to
+        its loop; a process normally has one, tests may run several in turn)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE_EXPIRY)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, headers=self.headers,
+                                                  trust_env=True, read_bufsize=2**20)
+            self._loop = loop
+        return self._session
 
     async def _backoff(self, attempt: int, retry_after: float | None) -> None:
         delay = retry_after if retry_after is not None else INITIAL_BACKOFF * 2**attempt * (0.75 + random.random() / 2)
@@ -91,28 +106,30 @@ class OpenAIHttp:
         attempt = 0
         while True:
             try:
-                response = await self.client.post(self.base + path, content=content)
-            except httpx.TimeoutException:
+                async with self._client().post(self.base + path, data=content) as response:
+                    status, raw = response.status, await response.read()
+                    retry_after = _retry_after(response)
+            except TimeoutError:
                 raise
-            except httpx.TransportError:
+            except aiohttp.ClientConnectionError:
                 if attempt >= self.max_retries:
                     raise
                 await self._backoff(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code >= 400:
-                if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                    await self._backoff(attempt, _retry_after(response))
+            if status >= 400:
+                if status in RETRY_STATUSES and attempt < self.max_retries:
+                    await self._backoff(attempt, retry_after)
                     attempt += 1
                     continue
-                raise ProviderStatusError(response.status_code, _error_message(response.status_code, response.content))
+                raise ProviderStatusError(status, _error_message(status, raw))
             try:
-                return orjson.loads(response.content)
+                return orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                raise ProviderStatusError(response.status_code, f"not JSON: {response.content[:200]!r}") from exc
+                raise ProviderStatusError(status, f"not JSON: {raw[:200]!r}") from exc
 
     @asynccontextmanager
-    async def _open_stream(self, path: str, content: bytes) -> AsyncIterator[httpx.Response]:
+    async def _open_stream(self, path: str, content: bytes) -> AsyncIterator[aiohttp.ClientResponse]:
         """A streamed response with a success status. Retried only before it started: once the caller reads it,
         any failure is the caller's."""
         attempt = 0
@@ -120,19 +137,19 @@ class OpenAIHttp:
             retry_after: float | None = None
             started = False
             try:
-                async with self.client.stream("POST", self.base + path, content=content,
-                                              headers={"Accept": "text/event-stream"}) as response:
-                    if response.status_code < 400:
+                async with self._client().post(self.base + path, data=content,
+                                               headers={"Accept": "text/event-stream"}) as response:
+                    if response.status < 400:
                         started = True
                         yield response
                         return
-                    body = await response.aread()
-                    if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                        raise ProviderStatusError(response.status_code, _error_message(response.status_code, body))
+                    body = await response.read()
+                    if response.status not in RETRY_STATUSES or attempt >= self.max_retries:
+                        raise ProviderStatusError(response.status, _error_message(response.status, body))
                     retry_after = _retry_after(response)
-            except httpx.TimeoutException:
+            except TimeoutError:
                 raise
-            except httpx.TransportError:
+            except aiohttp.ClientConnectionError:
                 if started or attempt >= self.max_retries:
                     raise
             await self._backoff(attempt, retry_after)
@@ -144,11 +161,11 @@ class OpenAIHttp:
             done = False
             # Read to the body's end even after ``[DONE]``: a response closed unread takes its connection with it
             # instead of handing it back to the pool (the next call would pay a new TCP connect).
-            async for line in response.aiter_lines():
-                if done or not line.startswith("data:"):
+            async for raw in response.content:
+                if done or not raw.startswith(b"data:"):
                     continue  # blank separators, ``event:``/``id:`` fields, ``:`` comments
-                data = line[5:].strip()
-                if data == "[DONE]":
+                data = raw[5:].strip()
+                if data == b"[DONE]":
                     done = True
                     continue
                 if not data:
@@ -156,10 +173,11 @@ class OpenAIHttp:
                 try:
                     event = orjson.loads(data)
                 except orjson.JSONDecodeError as exc:
-                    raise ProviderStatusError(response.status_code, f"an invalid stream event {data[:200]!r}") from exc
+                    raise ProviderStatusError(response.status, f"an invalid stream event {data[:200]!r}") from exc
                 if isinstance(event, dict) and event.get("error"):
-                    raise ProviderStatusError(response.status_code, _error_message(response.status_code, data.encode()))
+                    raise ProviderStatusError(response.status, _error_message(response.status, data))
                 yield event
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()

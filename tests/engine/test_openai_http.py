@@ -175,3 +175,16 @@ async def test_embeddings_are_ordered_by_index_and_normalised(provider):
     vectors = await embedder.embed(["a", "b"])
     assert vectors == [pytest.approx([0.6, 0.8]), pytest.approx([0.8, 0.6])]
     await embedder.aclose()
+
+
+def test_the_environment_proxy_is_read_once_and_no_proxy_is_honoured(monkeypatch):
+    from tertulia.engine.adapters.openai_http import OpenAIHttp
+
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert OpenAIHttp("https://api.example.com/v1", "k", 5).proxy is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,.corp.example")
+    assert OpenAIHttp("https://api.example.com/v1", "k", 5).proxy == "http://proxy.internal:3128"
+    assert OpenAIHttp("https://llm.corp.example/v1", "k", 5).proxy is None
+    assert OpenAIHttp("http://127.0.0.1:8080/v1", "k", 5).proxy is None  # no HTTP_PROXY set either

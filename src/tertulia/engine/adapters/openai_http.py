@@ -15,13 +15,16 @@ an error status → ``EngineError(502)`` with the provider's message; an unreach
 failed (a pooled connection the server had just closed, a refused connect) or that was answered 408/409/429/5xx is
 sent again after a short backoff (``Retry-After`` honoured up to 8 s). Timeouts are not retried (a hung provider
 fails in one timeout), and a stream is never retried once its response started. Proxy variables (``HTTPS_PROXY``,
-``NO_PROXY``, ...) are honoured, as they were with httpx.
+``NO_PROXY``, ...) are honoured, as they were with httpx: read once, when the adapter is made (aiohttp's own
+``trust_env`` reads them, and ``~/.netrc``, on a worker thread for every request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,6 +77,14 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None
 
 
+def env_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url`` (``HTTP_PROXY``/``HTTPS_PROXY``, minus ``NO_PROXY``)."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
+
+
 class OpenAIHttp:
     def __init__(self, base_url: str | None, api_key: str | None, timeout: float, max_retries: int = 1) -> None:
         self.base = (base_url or "https://api.openai.com/v1").rstrip("/")
@@ -83,6 +94,7 @@ class OpenAIHttp:
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
         self.headers = {"Authorization": f"Bearer {api_key or 'not-needed'}", "Content-Type": "application/json",
                         "Accept": "application/json"}
+        self.proxy = env_proxy(self.base)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -93,7 +105,7 @@ class OpenAIHttp:
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE_EXPIRY)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, headers=self.headers,
-                                                  trust_env=True, read_bufsize=2**20)
+                                                  proxy=self.proxy, read_bufsize=2**20)
             self._loop = loop
         return self._session
 

@@ -46,6 +46,7 @@ class Meter:
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     server: ThreadingHTTPServer | None = None
+    dump: str = ""  # a JSON-lines file: every decision request (messages, schema) with its answer, to replay as probes
 
     def start(self) -> str:
         meter = self
@@ -138,8 +139,12 @@ class Meter:
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
         if kind:
-            self._record(Call(kind, (time.perf_counter() - started) * 1000, _output_tokens(bytes(captured), req),
-                              ok=resp.status < 400, answer=_answer(bytes(captured), req), about=_about(req)))
+            call = Call(kind, (time.perf_counter() - started) * 1000, _output_tokens(bytes(captured), req),
+                        ok=resp.status < 400, answer=_answer(bytes(captured), req), about=_about(req))
+            self._record(call)
+            if self.dump and not req.get("stream"):
+                with self.lock, open(self.dump, "a") as f:
+                    f.write(json.dumps({"kind": kind, "answer": call.answer, "request": req}) + "\n")
 
     def _scripted(self, h: BaseHTTPRequestHandler, req: dict[str, Any]) -> None:
         system = "\n".join(m.get("content") or "" for m in req.get("messages") or [] if m.get("role") == "system")

@@ -176,6 +176,7 @@ def main() -> int:
                         help="the tertulia source tree the server runs (e.g. an export of an older commit: 'before')")
     parser.add_argument("--conversations", type=int, default=0, help="only the first N conversations of each graph")
     parser.add_argument("--cases", type=int, default=0, help="only the first N behavior cases")
+    parser.add_argument("--dump", default="", help="append every decision request and its answer to this JSON-lines file")
     parser.add_argument("--stride", type=int, default=1, help="only every k-th behavior case (a spread-out sample)")
     args = parser.parse_args()
 
@@ -193,7 +194,8 @@ def main() -> int:
     else:
         upstream = args.llm.rstrip("/").removesuffix("/v1")
     meter = Meter(upstream, scripted_replies=not args.model_replies,
-                  tool_outputs={t["name"]: t["output"] for g in graphs.values() for t in g.get("tools") or []})
+                  tool_outputs={t["name"]: t["output"] for g in graphs.values() for t in g.get("tools") or []},
+                  dump=args.dump)
     meter_url = meter.start()
     rows: list[dict] = []
     brows: list[dict] = []

@@ -111,8 +111,8 @@ def _variants(triggers: list[str]) -> list[str]:
 SAFETY_NOTE = (
     "Safety comes first: if a behavior is about suicide, self-harm, a medical emergency or someone in danger, choose it "
     "whenever the user's words could reasonably mean that situation; missing one is far worse than a false alarm. "
-    "Otherwise choose a behavior only when the user's words really are that situation: figures of speech (\"this "
-    "traffic is killing me\"), other people's past events and topics merely mentioned in passing are \"none\"."
+    "Otherwise choose a behavior only when the user's words really are that situation: figures of speech (\"my boss "
+    "will murder me\"), other people's past events and topics merely mentioned in passing are \"none\"."
 )
 
 

@@ -4,6 +4,8 @@ decisions obey their JSON schema, and the engine's loopback listener is closed t
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import urllib.error
 import urllib.request
@@ -91,8 +93,15 @@ def test_xllamacpp_loopback_listener_refuses_other_clients():
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=10)
         assert refused.value.code == 401
+        # close the refused response's keep-alive connection now: left to the garbage collector, it could outlive the
+        # engine, whose destructor then waits forever for its one HTTP thread, still reading that connection
+        refused.value.close()
     text, usage = engine.complete({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})
     assert text.strip() and usage["completion_tokens"] <= 3
+    # free the engine here, not whenever the garbage collector meets the cycle pytest.raises left (its traceback
+    # holds this frame): its destructor joins the listener's thread, which must not happen inside a later test
+    del refused, engine
+    gc.collect()
 
 
 def test_runtime_choice():
@@ -122,6 +131,11 @@ async def test_server_start_loads_the_model_in_the_background(tmp_path):
     assert rt.llm._engine is None or rt.llm_warm_up.done()
     await rt.llm_warm_up
     assert rt.llm._engine is not None and rt.llm._engine.name == RUNTIMES[0]
+    # the loaded model answers (this also lets xllamacpp's listener finish starting: a server destroyed moments after
+    # it was made, before its listener runs, waits forever in its destructor for that thread)
+    text, _ = await asyncio.to_thread(rt.llm._engine.complete, {"messages": [{"role": "user", "content": "hi"}],
+                                                                 "max_tokens": 2})
+    assert text.strip()
 
 
 def test_repeat_penalty_default_and_override(llm):

@@ -1,0 +1,173 @@
+"""Replay a run's navigation decisions against the model with a variant of the prompt: a quick screen for an idea
+before a full run (a full run is what adopts it; see benchmarks/README.md, "Decision quality").
+
+    python evals/run.py --llm http://127.0.0.1:18601/v1 --model qwen2.5-coder-1.5b --label base --dump /tmp/base.jsonl
+    python evals/probe.py evals/results/base.json /tmp/base.jsonl top1 --llm http://127.0.0.1:18601/v1
+
+Only the first decision of each turn that started in the expected state is replayed (the same prompt the engine sent,
+changed by the variant), and only turns whose right answer is a stay or an exit of that state (decision states, tool
+exits and second transitions are skipped). Each replay is scored against the label and against the run's own
+answer, so both columns count the same decisions. Variants rewrite the ``contrast`` pick (``what_the_user_did``):
+
+* ``same``: unchanged (the replay's noise);
+* ``top1`` / ``top2``: only the 1 / 2 exits listed first (the closest to the message);
+* ``subject``: the stays speak of the exits' shared subject ("The patient has done none of these ...");
+* ``subject-asks``: that, with the alternative as "<subject> asks a question, hesitates, refuses, or says something
+  else.";
+* ``subject-asks-narrow``: "<subject> only asks a question, hesitates or refuses.";
+* ``greeting-subject``: only the greeting in the exits' subject;
+* ``said-first``: a ``user_said`` restatement before the pick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "src")]
+
+from tertulia.engine.decisions import DID_KEY, GREETING, OTHER  # noqa: E402
+
+STAYS = (OTHER, GREETING)
+
+
+def _state(graphs: dict[str, dict], graph: str, name: str) -> dict[str, Any]:
+    for g in [graph, *graphs]:
+        for s in graphs[g]["graph"]["states"]:
+            if s["name"] == name:
+                return s
+    raise KeyError(name)
+
+
+def items(results: dict, dump: list[dict]) -> list[dict]:
+    """The replayable decisions: (turn, dumped request, right exits or None for a stay, the run's pick)."""
+    graphs = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((HERE / "graphs").glob("*.yaml"))}
+    calls = [(t, i, c) for t in results["turns"]
+             for i, c in enumerate(c for c in t["calls"] if c["kind"] != "reply (scripted)")]
+    if len(calls) != len(dump):
+        raise SystemExit(f"{len(calls)} calls in the results, {len(dump)} in the dump: not the same run")
+    out = []
+    for (t, i, c), r in zip(calls, dump, strict=True):
+        if i or c["kind"] != "select_next_action" or not t["from_expected_state"] or t["kind"] == "decision":
+            continue
+        right = None
+        if t["expect"] != t["from"]:
+            right = [e["description"] for e in _state(graphs, t["graph"], t["from"]).get("exit_conditions") or []
+                     if t["expect"] in [str(x).split(".")[-1] for x in
+                                        (e["next_state"] if isinstance(e["next_state"], list) else [e["next_state"]])]]
+            if not right:
+                continue
+        out.append({"turn": t, "request": r["request"], "right": right, "run": _pick(json.loads(c["answer"]), {})})
+    return out
+
+
+def _pick(answer: dict, back: dict[str, str]) -> str | None:
+    said = back.get(answer.get(DID_KEY), answer.get(DID_KEY))
+    return None if said in STAYS else said
+
+
+def _parts(req: dict) -> tuple[dict, dict, list[str]]:
+    schema = req["response_format"]["json_schema"]["schema"]
+    return req["messages"][-1], schema, schema["properties"][DID_KEY]["enum"]
+
+
+def _replace(req: dict, mapping: dict[str, str]) -> dict[str, str]:
+    message, schema, enum = _parts(req)
+    for old, new in mapping.items():
+        message["content"] = message["content"].replace(f"- {old}\n", f"- {new}\n")
+    schema["properties"][DID_KEY]["enum"] = [mapping.get(e, e) for e in enum]
+    return {mapping.get(e, e): e for e in enum}
+
+
+def _subject(exits: list[str]) -> str:
+    heads = {" ".join(e.split()[:2]) for e in exits}
+    return heads.pop() if len(heads) == 1 and next(iter(heads)).split()[0] == "The" else "The user"
+
+
+def _keep(k: int):  # noqa: ANN202
+    def variant(req: dict) -> dict[str, str]:
+        message, schema, enum = _parts(req)
+        exits = [e for e in enum if e not in STAYS]
+        for e in exits[k:]:
+            message["content"] = message["content"].replace(f"- {e}\n", "")
+        schema["properties"][DID_KEY]["enum"] = [e for e in enum if e in STAYS] + exits[:k]
+        return {}
+    return variant
+
+
+def _stays(other: str | None, greeting: bool):  # noqa: ANN202
+    def variant(req: dict) -> dict[str, str]:
+        who = _subject([e for e in _parts(req)[2] if e not in STAYS])
+        mapping = {GREETING: GREETING.replace("The user", who)} if greeting else {}
+        if other is not None:
+            mapping[OTHER] = other.format(who=who)
+        return _replace(req, mapping)
+    return variant
+
+
+def _said_first(req: dict) -> dict[str, str]:
+    message, schema, _ = _parts(req)
+    schema["properties"] = {"user_said": {"type": "string", "maxLength": 160}, **schema["properties"]}
+    schema["required"] = list(schema["properties"])
+    message["content"] = message["content"].replace(
+        f'Answer in JSON: "{DID_KEY}"', f'Answer in JSON: "user_said": what the user just said, in a few plain words; '
+                                        f'then "{DID_KEY}"')
+    return {}
+
+
+VARIANTS = {
+    "same": lambda req: {},
+    "top1": _keep(1),
+    "top2": _keep(2),
+    "subject": _stays("{who}" + OTHER.removeprefix("The user"), True),
+    "subject-asks": _stays("{who} asks a question, hesitates, refuses, or says something else.", True),
+    "subject-asks-narrow": _stays("{who} only asks a question, hesitates or refuses.", True),
+    "greeting-subject": _stays(None, True),
+    "said-first": _said_first,
+}
+
+
+def ask(llm: str, req: dict) -> tuple[dict, float, int]:
+    up = urllib.request.Request(llm.rstrip("/") + "/chat/completions", data=json.dumps(req).encode(),
+                                headers={"Content-Type": "application/json"})
+    started = time.time()
+    body = json.loads(urllib.request.urlopen(up, timeout=900).read())
+    return (json.loads(body["choices"][0]["message"]["content"]), time.time() - started,
+            int((body.get("usage") or {}).get("completion_tokens") or 0))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
+    parser.add_argument("dump", help="the run's --dump file")
+    parser.add_argument("variant", choices=sorted(VARIANTS))
+    parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
+    args = parser.parse_args()
+    todo = items(json.loads(Path(args.results).read_text()),
+                 [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()])
+    right = run_right = 0
+    for it in todo:
+        req = json.loads(json.dumps(it["request"]))
+        back = VARIANTS[args.variant](req)
+        answer, seconds, tokens = ask(args.llm, req)
+        pick = _pick(answer, back)
+        ok = pick is None if it["right"] is None else pick in it["right"]
+        run_ok = it["run"] is None if it["right"] is None else it["run"] in it["right"]
+        right, run_right = right + ok, run_right + run_ok
+        t = it["turn"]
+        print(f"{'ok ' if ok else 'BAD'} (run {'ok ' if run_ok else 'BAD'}) {seconds:5.1f}s {tokens:3d} tokens  "
+              f"{t['from']:13} {t['say'][:45]:45} -> {pick or 'stay'}", flush=True)
+    print(f"{args.variant}: {right}/{len(todo)} right, the run's own answers {run_right}/{len(todo)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

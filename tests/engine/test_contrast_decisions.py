@@ -38,7 +38,7 @@ async def test_the_pick_describes_the_users_message_among_the_exits_and_a_concre
     llm = ScriptedLLM()
     llm.script_decision("SelectNextAction", did("The patient wants to book an appointment"))
     llm.script_decision("SelectNextAction", did(OTHER, "Ask for a day"))
-    res = await run(request(BOOKING, "I'd like to see Dr. Patel next week", state="greet"), contrast(llm))
+    res = await run(request(BOOKING, "I'd like to book an appointment with Dr. Patel", state="greet"), contrast(llm))
     assert res.insights["current_state_name"] == "collect"
     assert res.insights["current_state_action"] == "Ask for a day"
     name, schema = llm.schemas[0]
@@ -46,14 +46,13 @@ async def test_the_pick_describes_the_users_message_among_the_exits_and_a_concre
     assert list(schema["properties"]) == [DID_KEY]  # greet has one action: no action field
     choices = schema["properties"][DID_KEY]["enum"]
     assert choices[:2] == [OTHER, GREETING]  # first in the prompt and the schema (a fake answering first values stays)
-    assert sorted(choices[2:]) == sorted(["The patient wants to book an appointment",
-                                          "The patient wants to cancel an appointment",
-                                          "The patient wants to end the conversation"])
+    assert choices[2:] == ["The patient wants to book an appointment"]  # only the exit closest to the message
     assert list(llm.schemas[1][1]["properties"]) == [DID_KEY, "action"]
     prompt = llm.requests[0].messages[-1].content
-    said = prompt.index("## What the user just said\nI'd like to see Dr. Patel")
+    said = prompt.index("## What the user just said\nI'd like to book an appointment")
     assert prompt.index("## Conversation so far") < said < prompt.index("## Which of these describes what the user")
     assert prompt.index(f"- {OTHER}") < prompt.index("- The patient wants")
+    assert "- The patient wants to cancel" not in prompt and "- The patient wants to end" not in prompt
     assert llm.calls["SelectNextAction"] == 2 and llm.calls["EngageUser"] == 1
 
 
@@ -108,3 +107,24 @@ async def test_the_bare_greeting_stays_too():
     res = await run(request(BOOKING, "Hello?", state="greet"), contrast(llm))
     assert res.insights["current_state_name"] == "greet"
     assert llm.calls["SelectNextAction"] == 1 and llm.calls["EngageUser"] == 1  # a plain turn: 2 sequential calls
+
+
+async def test_only_the_closest_exit_is_offered_and_no_other_is_taken():
+    llm = ScriptedLLM()  # an answer naming an exit the pick did not offer (a model ignoring the schema) stays
+    llm.script_decision("SelectNextAction", did("The patient wants to end the conversation"))
+    res = await run(request(BOOKING, "Please cancel an appointment I have", state="greet"), contrast(llm))
+    assert llm.schemas[0][1]["properties"][DID_KEY]["enum"] == [OTHER, GREETING,
+                                                                 "The patient wants to cancel an appointment"]
+    assert res.insights["current_state_name"] == "greet"
+
+
+async def test_without_an_embedder_every_exit_is_offered():
+    llm = ScriptedLLM()
+    llm.script_decision("SelectNextAction", did("The patient wants to end the conversation"))
+    res = await run(request(BOOKING, "Please cancel an appointment I have", state="greet"),
+                    ports(llm, reasoning="contrast", embedder=None))
+    choices = llm.schemas[0][1]["properties"][DID_KEY]["enum"]
+    assert choices[:2] == [OTHER, GREETING] and sorted(choices[2:]) == sorted([
+        "The patient wants to book an appointment", "The patient wants to cancel an appointment",
+        "The patient wants to end the conversation"])
+    assert res.insights["current_state_name"] == "end"

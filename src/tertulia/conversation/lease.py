@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tertulia.conversation.models import Conversation, Interaction
 from tertulia.core.clock import utcnow
-from tertulia.core.db import run_core, unit_of_work
+from tertulia.core.db import execute_alone, unit_of_work
 
 # Longer than any turn may take (the SDK reads with a 300 s timeout). TERTULIA_CONVERSATION_LEASE_SECONDS shortens
 # it (fault tests: a crashed holder's conversation is usable again sooner); renewal keeps pace with it.
@@ -75,8 +75,7 @@ async def acquire(
     now = utcnow()
     params = {"b_org_id": org_id, "b_conversation_id": conversation_id, "b_now": now, "b_token": token,
               "b_until": now + timedelta(seconds=LEASE_SECONDS), "b_expected": expected_interactions}
-    async with unit_of_work(sessions, write=True) as session:
-        result = await run_core(session, _ACQUIRE[expected_interactions is not None], params)
+    result = await execute_alone(sessions, _ACQUIRE[expected_interactions is not None], params, write=True)
     return token if result.rowcount == 1 else None
 
 

@@ -186,6 +186,43 @@ async def run_core(session: AsyncSession, statement: Any, params: Any = None) ->
     return await connection.execute(statement, params)
 
 
+def _postgres_bind(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    bind = sessions.kw.get("bind")
+    return bind if isinstance(bind, AsyncEngine) and bind.dialect.name != "sqlite" else None
+
+
+async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: Any, params: Any = None, *,
+                        write: bool = False) -> Any:
+    """ONE prebuilt Core statement as a transaction of its own (the lease's conditional UPDATE): its result, with
+    ``rowcount``. A single statement is atomic by itself, so on PostgreSQL it runs on an AUTOCOMMIT connection:
+    one round trip instead of BEGIN, the statement and COMMIT. On SQLite it is a ``unit_of_work`` (``write``: behind
+    the write gate), which costs no extra round trip there."""
+    bind = _postgres_bind(sessions)
+    if bind is None:
+        async with unit_of_work(sessions, write=write) as session:
+            return await run_core(session, statement, params)
+    async with bind.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return await connection.execute(statement, params)
+
+
+@asynccontextmanager
+async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads outside any unit of work (a streamed turn's inputs, read while it holds the lease). It
+    must not write: on PostgreSQL it is bound to an AUTOCOMMIT connection, so no BEGIN and no closing ROLLBACK
+    round trip (each statement sees its own snapshot: give it reads of one statement, or of rows that cannot change
+    meanwhile). On SQLite, a plain session (pysqlite begins no transaction for a SELECT)."""
+    bind = _postgres_bind(sessions)
+    if bind is None:
+        async with sessions() as session:
+            yield session
+        return
+    async with bind.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with sessions(bind=connection) as session:
+            yield session
+
+
 class Database:
     """One engine + session factory per process."""
 

@@ -30,7 +30,7 @@ from tertulia.conversation import repository as conversations
 from tertulia.conversation.models import Conversation
 from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.core.clock import utcnow
-from tertulia.core.db import Database
+from tertulia.core.db import Database, read_session
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
@@ -93,7 +93,7 @@ class SqlTurnStore:
         if self._reads is not None:
             yield self._reads
             return
-        async with self.db.sessions() as session:
+        async with read_session(self.db.sessions) as session:
             yield session
 
     # -- reads ---------------------------------------------------------------------------------------------------

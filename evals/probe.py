@@ -34,7 +34,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src")]
 
-from tertulia.engine.decisions import DID_KEY, GREETING, OTHER  # noqa: E402
+from tertulia.engine.contrast import DID_KEY, GREETING, OTHER  # noqa: E402
 
 STAYS = (OTHER, GREETING)
 

@@ -6,7 +6,7 @@ else); that alternative, or no pick, stays and performs the chosen action. Behav
 from __future__ import annotations
 
 from tertulia.engine.contract import BehaviorVersion
-from tertulia.engine.decisions import DID_KEY, GREETING, OTHER
+from tertulia.engine.contrast import DID_KEY, GREETING, OTHER
 from tertulia.engine.fakes import ScriptedLLM
 from tests.engine.support import action, graph, ports, request, run, simple_graph
 

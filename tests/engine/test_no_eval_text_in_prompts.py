@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tertulia.engine import decisions, dbs
+from tertulia.engine import contrast, dbs, decisions
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
@@ -29,7 +29,7 @@ def _said() -> list[str]:
 
 
 def _fixed_texts() -> list[str]:
-    return [decisions.OTHER, decisions.GREETING, decisions.STAY, dbs.SAFETY_NOTE, dbs.NOT_NOW]
+    return [contrast.OTHER, contrast.GREETING, decisions.STAY, dbs.SAFETY_NOTE, dbs.NOT_NOW]
 
 
 def test_the_set_is_found():

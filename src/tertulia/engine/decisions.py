@@ -6,10 +6,10 @@ request per exit, concurrently: ``engine/checks.py``):
 * ``none`` (hosted models): the prompt lists ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one
   enum ``next`` over the short labels: a few output tokens.
 * ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
-  one pick that describes what the user just said (``what_the_user_did``): a concrete alternative (``OTHER``: they
-  ask a question, hesitate, refuse, or say something else), listed first, then a bare greeting (``GREETING``), or the
-  exit condition closest to the message by its text (every exit without an embedder: ``shown_exits``); either
-  alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
+  one pick that describes what the user just said (``what_the_user_did``, ``engine/contrast.py``): a concrete
+  alternative (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, then a bare
+  greeting (``GREETING``), or the exit condition closest to the message by its text (every exit without an embedder:
+  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
   poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of the message well.
 * ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
@@ -37,6 +37,7 @@ from tertulia.engine.checks import check_exits
 from tertulia.engine.closeness import Ranking, exit_order, ranking_for
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
+from tertulia.engine.contrast import DID_KEY, contrast_tail
 from tertulia.engine.graph import target_label
 from tertulia.engine.prompts import (
     bullet,
@@ -263,20 +264,6 @@ async def _brief_action(
     return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
 
 
-# The contrast pick offers only the exit closest to the message (MiniLM ranks the right one first on 56 of the 60
-# labelled turns that leave their state; on Qwen2.5-Coder-1.5B 71.6 % → 75.7 % per decision, benchmarks/README.md)
-CONTRAST_EXITS = 1
-OTHER = "The user has done none of these: they ask a question, hesitate, refuse, or say something else."
-GREETING = "The user only says hello and nothing else."
-DID_KEY = "what_the_user_did"
-
-
-def shown_exits(ranking: Ranking) -> list[int]:
-    """The exits the contrast pick offers: the ``CONTRAST_EXITS`` closest to the message when closeness is known, else
-    every exit in the seeded order (without an embedder there is nothing to rank by)."""
-    return ranking.order[:CONTRAST_EXITS] if ranking.sims is not None else list(ranking.order)
-
-
 async def _contrast_action(
     ctx: TurnContext, state: dict[str, Any], actions: list[str], exits: list[dict[str, Any]],
     head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
@@ -286,16 +273,7 @@ async def _contrast_action(
     message (``shown_exits``; every exit, in the seeded order, without an embedder)."""
     seen = await _seen(ctx, state, actions, exits, entered_by)
     exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
-    # the alternative leads, in the prompt and the schema: listed last, a 1.5B model took the exit before it on
-    # "Hello?" or a question (measured, benchmarks/README.md); and scripted fakes answer a schema's first value: stay
-    # a second stay, the bare greeting, after it (measured on a 69-turn subset: 72 % → 79 % per decision)
-    stays = [OTHER] + ([GREETING] if GREETING.lower() not in (t.lower() for t in exit_texts) else [])
-    shown = shown_exits(ranking)
-    choices = [*stays, *(exit_texts[j] for j in shown)]
-    tail = _intro(seen.said, entered_by) + bullet("Which of these describes what the user just said?", choices)
-    properties: dict[str, Any] = {DID_KEY: {"type": "string", "enum": choices}}
-    answer = [f'"{DID_KEY}": the one that describes what the user just said, copied exactly']
-    tail, schema = closing_answer(tail, properties, answer, action_texts, "if the user has done none of these")
+    tail, schema, shown = contrast_tail(_intro(seen.said, entered_by), exit_texts, ranking, action_texts)
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)

@@ -191,6 +191,14 @@ def _postgres_bind(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | 
     return bind if isinstance(bind, AsyncEngine) and bind.dialect.name != "sqlite" else None
 
 
+@asynccontextmanager
+async def _autocommit(bind: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection in AUTOCOMMIT mode (the pool puts it back in transactional mode when it is returned)."""
+    async with bind.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: Any, params: Any = None, *,
                         write: bool = False) -> Any:
     """ONE prebuilt Core statement as a transaction of its own (the lease's conditional UPDATE): its result, with
@@ -201,8 +209,7 @@ async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: A
     if bind is None:
         async with unit_of_work(sessions, write=write) as session:
             return await run_core(session, statement, params)
-    async with bind.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
+    async with _autocommit(bind) as connection:
         return await connection.execute(statement, params)
 
 
@@ -217,10 +224,8 @@ async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         async with sessions() as session:
             yield session
         return
-    async with bind.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        async with sessions(bind=connection) as session:
-            yield session
+    async with _autocommit(bind) as connection, sessions(bind=connection) as session:
+        yield session
 
 
 class Database:

@@ -98,7 +98,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
             self._result, rows = await connection._execute(_run, connection._conn, operation, parameters, many)
-            self._rows = collections.deque(rows) if rows else collections.deque()
+            self._rows = collections.deque(rows or ())
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):

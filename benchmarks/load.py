@@ -171,7 +171,7 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
         await baseline(cluster, client, stats, headers, args.baseline_requests)
         cpu_get = (server_cpu(cluster) - cpu0) / max(1, len(stats.get_ms))
         llm_before = llm_stats(args)
-        cpu1 = server_cpu(cluster)
+        cpu1, others1 = server_cpu(cluster), others_cpu(args)
         profiler = start_profiler(cluster, args)
         started = time.perf_counter()
         try:
@@ -182,6 +182,7 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
         finally:
             wall = time.perf_counter() - started
             cpu_load = server_cpu(cluster) - cpu1
+            cpu_others = others_cpu(args) - others1
             stop_profiler(profiler)
         llm_after = llm_stats(args)
         await baseline(cluster, client, stats, headers, args.baseline_requests)
@@ -196,6 +197,7 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
         lost += max(0, expected - min(counts)) + max(0, 2 * (args.turns - ok))  # a failed turn counts as lost too
         extra += max(0, max(counts) - expected)  # a turn the client saw fail must not have been persisted
     figures = summarise(args, stats, wall, cpu_load, cpu_get, llm_before, llm_after, lost, extra)
+    figures["cpu_others"] = cpu_others / max(1, figures["turns"])
     if stats.errors:
         print(cluster.logs()[-6000:], file=sys.stderr)
     return figures
@@ -238,6 +240,7 @@ ROWS = [  # (label, formatter) for the side-by-side table
     ("turn p99 / turn p50", lambda f: f"{f['turn_p99'] / f['turn_p50']:.2f}x"),
     ("server CPU ms per turn / per GET", lambda f: f"{f['cpu_turn']:.1f} / {f['cpu_get']:.1f}  "
                                                    f"({f['cpu_turn'] / max(f['cpu_get'], 1e-9):.1f}x)"),
+    ("client + stub CPU ms per turn", lambda f: f"{f['cpu_others']:.1f}  (the load client and the LLM stub)"),
     ("LLM calls / turn", lambda f: "n/a" if f["llm_calls"] is None else f"{f['llm_calls']:.2f}"),
     ("embedding calls / turn", lambda f: "n/a" if f["embedding_calls"] is None else f"{f['embedding_calls']:.2f}"),
     ("LLM request bytes / turn", lambda f: "n/a" if f["llm_bytes"] is None else f"{f['llm_bytes']:.0f}"),
@@ -266,17 +269,23 @@ def print_figures(args: argparse.Namespace, runs: list[tuple[str, dict]]) -> Non
           " prompt prefix reused = share of each prompt that repeats the previous prompt of its kind)")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU milliseconds (user + system) process ``pid`` has used so far (Linux ``/proc``); NaN when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def server_cpu(cluster: Cluster) -> float:
-    """CPU milliseconds (user + system) the server processes have used so far (Linux ``/proc``)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for node in cluster.nodes:
-        try:
-            fields = Path(f"/proc/{node.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, AttributeError):
-            return float("nan")
-        total += (int(fields[11]) + int(fields[12])) * 1000 / tick  # utime, stime
-    return total
+    """CPU milliseconds the server processes have used so far."""
+    return sum(process_cpu(node.process.pid) for node in cluster.nodes)
+
+
+def others_cpu(args: argparse.Namespace) -> float:
+    """CPU milliseconds this load client and the LLM stub have used so far (what shares the host with the servers)."""
+    return process_cpu(os.getpid()) + (process_cpu(args.stub_pid) if args.stub_pid else 0.0)
 
 
 def llm_stats(args: argparse.Namespace) -> dict | None:
@@ -328,6 +337,7 @@ def main() -> int:
     parser.add_argument("--profile-format", choices=("raw", "speedscope", "flamegraph"), default="raw")
     args = parser.parse_args()
     args.llm_url = None
+    args.stub_pid = None
     if args.database == "sqlite" and args.processes > 1:
         print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
     trees = [("before", str(Path(args.before).resolve())), ("after", str(ROOT / "src"))] if args.before else [("now", "")]
@@ -351,6 +361,7 @@ def one_run(args: argparse.Namespace, src: str) -> dict:
                 llm_url = None
                 if args.llm == "stub":
                     stub, llm_root = start_stub_process(timeout=20)
+                    args.stub_pid = stub.pid
                     llm_url = f"{llm_root}/v1"
                     args.llm_url = llm_url
                 env = {"TERTULIA_DECISION_REASONING": args.reasoning} | ({"PYTHONPATH": src} if src else {})

@@ -12,12 +12,16 @@ from tertulia import __version__
 from tertulia.core.body_guard import BodyGuard
 from tertulia.core.errors import install_error_handlers
 from tertulia.core.ratelimit import RateLimitHeaders
-from tertulia.core.routing import SlashTolerance
+from tertulia.core.routing import SlashTolerance, document_common_headers
+from tertulia.auth.openapi import document_security
 from tertulia.gauges import collect_database
 from tertulia.identity.principals import principal_for_token
 from tertulia.runtime import Runtime
 
+# Routes are matched in this order, one regex per route until one fits: the turn routes (every interact) come first.
+# No path of one router is served by another's (tests/test_route_order.py), so the order changes nothing else.
 DOMAINS = (
+    "turns",
     "identity",  # sign-in, registered before /user/{id}
     "organization",
     "api_key",
@@ -29,7 +33,6 @@ DOMAINS = (
     "dynamic_behavior_set",
     "conversation",
     "feedback",
-    "turns",
     "metric",
     "webhook",
     "admin",
@@ -104,6 +107,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         module = importlib.import_module(f"tertulia.{domain}.router")
         app.include_router(module.router)
     app.include_router(importlib.import_module("tertulia.speech.router").router)  # GET /blobs/{key} (signed URLs)
+    document_common_headers(app)
+    document_security(app)
 
     from tertulia.console import install as install_console
 

@@ -90,45 +90,42 @@ async def authenticate(
     return principal
 
 
-async def current_principal(
-    request: Request,
-    organization: OrgPath,
-    session: SessionDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    basic: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
-    x_org_id: Annotated[str | None, Depends(org_header_scheme)],
-) -> Principal:
+async def _credentials(request: Request) -> tuple[HTTPAuthorizationCredentials | None, HTTPBasicCredentials | None, str | None]:
+    """The three credential schemes read straight off the request. They are not FastAPI dependencies, which would be
+    solved one by one on every request; ``auth.openapi`` documents them on each operation instead (``SCHEMES``)."""
+    return await bearer_scheme(request), await basic_scheme(request), await org_header_scheme(request)
+
+
+async def current_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal:
     """Authenticate the request: a valid, unexpired token issued by this organization for a user that still exists."""
+    bearer, basic, x_org_id = await _credentials(request)
     principal = await authenticate(request, session, organization, bearer, basic, x_org_id)
     if principal is None:
         raise Unauthorized("Missing credentials: send Authorization: Bearer <id_token> from signin_with_api_key.")
     return principal
 
 
-async def optional_principal(
-    request: Request,
-    organization: OrgPath,
-    session: SessionDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    basic: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
-    x_org_id: Annotated[str | None, Depends(org_header_scheme)],
-) -> Principal | None:
+async def optional_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal | None:
     """For public operations: None without credentials; credentials that are sent must be valid (else 401)."""
+    bearer, basic, x_org_id = await _credentials(request)
     return await authenticate(request, session, organization, bearer, basic, x_org_id)
 
 
-async def issuing_org_principal(
-    request: Request,
-    organization: OrgPath,
-    session: SessionDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    x_org_id: Annotated[str | None, Depends(org_header_scheme)],
-) -> Principal:
+async def issuing_org_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal:
     """Bearer only; the token's organization is the path's or the one named by ``X-ORG-ID`` (create-organization)."""
+    bearer, _, x_org_id = await _credentials(request)
     principal = await authenticate(request, session, organization, bearer, None, x_org_id, allow_issuing_org=True)
     if principal is None:
         raise Unauthorized("Missing credentials: send Authorization: Bearer <id_token> (and X-ORG-ID of its organization).")
     return principal
+
+
+# The schemes each principal dependency reads, as the schema documents them (``auth.openapi``)
+SCHEMES = {
+    current_principal: (bearer_scheme, basic_scheme, org_header_scheme),
+    optional_principal: (bearer_scheme, basic_scheme, org_header_scheme),
+    issuing_org_principal: (bearer_scheme, org_header_scheme),
+}
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 import re
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -18,7 +18,7 @@ def domain_router(tag: str) -> APIRouter:
     return APIRouter(
         prefix="/v1/{organization}",
         tags=[tag],
-        dependencies=[Depends(rate_limit), Depends(message_limits), Depends(common_headers)],
+        dependencies=[Depends(rate_limit), Depends(message_limits)],
     )
 
 
@@ -76,14 +76,36 @@ class SlashTolerance:
         await self.app(scope, receive, send)
 
 
-async def common_headers(
-    x_mongo_cluster_name: Annotated[
-        str | None,
-        Header(
-            alias="x-mongo-cluster-name",
-            description="Accepted for compatibility and ignored: tertulia has one database per deployment.",
-        ),
-    ] = None,
-    sec_websocket_protocol: Annotated[list[str], Header(alias="Sec-WebSocket-Protocol")] = [],  # noqa: B006
-) -> None:
-    """Headers every operation of the spec declares; accepted and ignored."""
+# Headers every operation of the spec declares, accepted and ignored. They are documented on each operation of the
+# schema (``document_common_headers``) rather than declared as a dependency: FastAPI would parse and validate them on
+# every request for nothing.
+COMMON_HEADERS = (
+    {"name": "x-mongo-cluster-name", "in": "header", "required": False,
+     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Mongo-Cluster-Name",
+                "description": "Accepted for compatibility and ignored: tertulia has one database per deployment."},
+     "description": "Accepted for compatibility and ignored: tertulia has one database per deployment."},
+    {"name": "Sec-WebSocket-Protocol", "in": "header", "required": False,
+     "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Sec-Websocket-Protocol"}},
+)
+
+
+def document_common_headers(app: Any) -> None:
+    """Add ``COMMON_HEADERS`` to every ``/v1/{organization}`` operation of each OpenAPI schema ``app`` builds."""
+    build = app.openapi
+    done: list[int] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if id(schema) not in done:
+            done[:] = [id(schema)]
+            for path, operations in schema.get("paths", {}).items():
+                if not path.startswith("/v1/{organization}"):
+                    continue
+                for operation in operations.values():
+                    if isinstance(operation, dict) and "operationId" in operation:
+                        params = operation.setdefault("parameters", [])
+                        names = {p["name"] for p in params}
+                        params.extend(dict(h) for h in COMMON_HEADERS if h["name"] not in names)
+        return schema
+
+    app.openapi = openapi

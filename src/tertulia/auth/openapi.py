@@ -1,0 +1,64 @@
+"""The credential schemes in the OpenAPI schema: each operation whose dependencies include a principal dependency
+(``auth.deps.SCHEMES``) lists the schemes it accepts under ``security``, and the schemes are described under
+``components.securitySchemes``, as FastAPI would write them for security dependencies (the principal dependencies
+read the credentials straight off the request instead, which costs a request far less)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import routing
+from fastapi.routing import APIRoute
+
+from tertulia.auth.deps import SCHEMES
+
+
+def _calls(dependant: Any) -> list[Any]:
+    found, stack = [], list(dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        found.append(dep.call)
+        stack.extend(dep.dependencies)
+    return found
+
+
+def _security(route: APIRoute) -> tuple[Any, ...]:
+    return next((SCHEMES[call] for call in _calls(route.dependant) if call in SCHEMES), ())
+
+
+def _api_routes(app: Any) -> list[tuple[str, APIRoute]]:
+    """Every API route of ``app`` with its full path, through the routers it included (recent FastAPI keeps them as
+    included routers whose routes know only their own part of the path)."""
+    contexts = getattr(routing, "iter_route_contexts", None)
+    if contexts is None:
+        return [(r.path_format, r) for r in app.routes if isinstance(r, APIRoute)]
+    return [(c.path_format, c.original_route) for c in contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
+def document_security(app: Any) -> None:
+    """Wrap ``app.openapi`` so each schema it builds documents each operation's credential schemes."""
+    build = app.openapi
+    done: list[int] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if id(schema) not in done:
+            done[:] = [id(schema)]
+            used: dict[str, Any] = {}
+            for path, route in _api_routes(app):
+                if not route.include_in_schema:
+                    continue
+                schemes = _security(route)
+                if not schemes:
+                    continue
+                item = schema.get("paths", {}).get(path, {})
+                for method in route.methods:
+                    operation = item.get(method.lower())
+                    if isinstance(operation, dict):
+                        operation["security"] = [{s.scheme_name: []} for s in schemes]
+                used.update({s.scheme_name: s.model.model_dump(mode="json", by_alias=True, exclude_none=True) for s in schemes})
+            if used:
+                schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(used)
+        return schema
+
+    app.openapi = openapi

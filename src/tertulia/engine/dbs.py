@@ -19,7 +19,8 @@ toward safety behaviors.
   pick between two descriptions of what the user just said, a near miss (``NOT_NOW``: an ordinary question, thanks or
   chat, the topic merely mentioned, a past event, someone else, a figure of speech) or the behavior's situation:
   precision 0.59 → 0.86 at the same recall, 0.95 (the yes/no check said yes to the medical emergency on "Where do I
-  park?"). ``"brief"``: one confirmation that
+  park?"). It asks only about the best-ranked candidate (``CONTRAST_TOP_K``; plus a previous behavior still in play):
+  one request a turn instead of three. ``"brief"``: one confirmation that
   restates what the user just said, then names the behavior by its trigger text; ``"none"``: one labelled pick
   (``behavior N`` / ``none``).
 """
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 KEEP_THRESHOLD = 0.15  # the previous behavior is kept without a call only while it scores at least this
 KEEP_MARGIN = 0.10  # ... and leads the runner-up by this much
 TOP_K = 3
+# The contrast depth asks only about the best-ranked candidate (and a previous behavior still in play): on
+# Qwen2.5-Coder-1.5B the lower-ranked ones' checks only ever added false alarms (a complaint on a remark about traffic;
+# every labelled positive of evals/behaviors.yaml ranks first), and one request instead of three.
+CONTRAST_TOP_K = 1
 USER_WEIGHT, HISTORY_WEIGHT = 0.7, 0.3
 HISTORY_MESSAGES = 6
 NONE_OPTION = "none"
@@ -118,7 +123,7 @@ SAFETY_NOTE = (
 
 def candidates_for(ctx: TurnContext, ranked: Selection) -> tuple[list[BehaviorVersion], BehaviorVersion | None]:
     previous_key = tuple(ctx.request.previous_behavior or ())
-    candidates = [b for b, _ in ranked.scores[:TOP_K]]
+    candidates = [b for b, _ in ranked.scores[:CONTRAST_TOP_K if ctx.ports.reasoning == "contrast" else TOP_K]]
     previous = next((b for b, s in ranked.scores if (b.set_id, b.version) == previous_key and s >= KEEP_THRESHOLD), None)
     if previous is not None and previous not in candidates:
         candidates.append(previous)

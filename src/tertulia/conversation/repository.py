@@ -20,6 +20,8 @@ VISIBLE_TYPES = ("user-message", "agent-message", "external-event")
 # running it. Parameters are bound by name at execution.
 _ORG, _CONV = bindparam("org_id"), bindparam("conversation_id")
 _CONVERSATION = select(Conversation).where(Conversation.org_id == _ORG, Conversation.id == _CONV)
+# The same row as plain columns (attribute names = column names), for reads that only look at it
+_CONVERSATION_ROW = select(*Conversation.__table__.columns).where(Conversation.org_id == _ORG, Conversation.id == _CONV)
 # The transcript as plain rows of the columns a turn reads: no ORM instances (identity map, instance state) for a
 # window of up to 160 messages on every turn.
 _MESSAGES = select(Message.id, Message.interaction_id, Message.message_type, Message.message, Message.created_at,
@@ -89,6 +91,13 @@ async def get_conversation(
     """``refresh``: reload the row over what the session holds (after a bulk UPDATE of it)."""
     query = _CONVERSATION.execution_options(populate_existing=True) if refresh else _CONVERSATION
     return await session.scalar(query, {"org_id": org_id, "conversation_id": conversation_id})
+
+
+async def conversation_row(session: AsyncSession, org_id: str, conversation_id: str) -> Any:
+    """The conversation as a read-only row (its columns as attributes), or None: no ORM instance (identity map,
+    instance state) for a read that only looks, as a turn's first read does."""
+    result = await run_core(session, _CONVERSATION_ROW, {"org_id": org_id, "conversation_id": conversation_id})
+    return result.first()
 
 
 async def finish_if_free(session: AsyncSession, org_id: str, conversation_id: str, now: datetime) -> bool:

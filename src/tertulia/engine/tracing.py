@@ -36,7 +36,12 @@ def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def active(span: Span) -> Iterator[None]:
-    """Make ``span`` current for a block that does not ``yield``."""
+    """Make ``span`` current for a block that does not ``yield``. A span with no valid context (tracing is off: the
+    API's no-op tracer hands out one invalid span) has nothing to pass on to the calls inside, so nothing is attached
+    (a turn enters ~100 such blocks)."""
+    if not span.get_span_context().is_valid:
+        yield
+        return
     token = otel_context.attach(trace.set_span_in_context(span))
     try:
         yield

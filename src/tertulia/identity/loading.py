@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.api_key.models import ApiKey
 from tertulia.auth.principal import Principal
 from tertulia.core.clock import utcnow
+from tertulia.core.db import run_core
 from tertulia.core.errors import Unauthorized
 from tertulia.role.models import Role, TemporaryPermissionGrant
 from tertulia.user.models import User
@@ -90,8 +91,8 @@ _TEMPORARY = select(TemporaryPermissionGrant.permission_grant).where(
 async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_key_id: str | None) -> Principal:
     """The caller behind a verified token of ``org_id``; ``Unauthorized`` when its key or its user is gone."""
     now = utcnow()
-    row = (await session.execute(_PRINCIPAL, {"org_id": org_id, "user_id": user_id, "api_key_id": api_key_id,
-                                              "now": now})).first()
+    row = (await run_core(session, _PRINCIPAL, {"org_id": org_id, "user_id": user_id, "api_key_id": api_key_id,
+                                                "now": now})).first()
     if row is None:
         # Which one is gone decides the message: the key is checked first, as a token's key outlives no user.
         if api_key_id is not None and not await _key_alive(session, org_id, api_key_id, now):

@@ -86,7 +86,8 @@ class TurnObserver:
                     self._leave(tokens)
 
     def _enter(self) -> tuple[list, Token | None]:
-        ids = [(var, var.set(value)) for var, value in context.vars_for(self.ids)]
+        # only the ids not already set (the HTTP body's task sets them once for the whole turn)
+        ids = [(var, var.set(value)) for var, value in context.vars_for(self.ids) if var.get() != value]
         return ids, prompt_capture.start(self.capture) if self.capture is not None else None
 
     def _leave(self, tokens: tuple[list, Token | None]) -> None:

@@ -30,6 +30,7 @@ import orjson
 from tertulia.engine.contract import AgentAction, EngineError, Fragment, TurnOutcome
 from tertulia.engine.turn import run_turn
 from tertulia.engine.wiring import make_ports
+from tertulia.observability import context
 from tertulia.runtime import Runtime
 from tertulia.turns.contract import TurnPlan, TurnStore
 from tertulia.turns.observer import TurnObserver
@@ -50,15 +51,18 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-async def ndjson_body(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def ndjson_body(events: AsyncIterator[dict[str, Any]], ids: dict[str, str] | None = None) -> AsyncIterator[bytes]:
     """The HTTP body: one JSON object per line. Closing this generator closes the pump (its cleanup runs).
 
     The pump runs in a task of its own and the body sends, in ONE write, every line it has produced since the last
     write: events that come out together (the actions after a decision, reply fragments read from one network read)
-    cost one send instead of one each, and none waits for another (a lone event is sent at once)."""
+    cost one send instead of one each, and none waits for another (a lone event is sent at once). ``ids``: the log
+    context of that task for its whole life (the turn's observer then finds them set and sets nothing per step)."""
     lines: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
 
     async def produce() -> None:
+        if ids:
+            context.set_ids(**ids)  # this task's own context: nothing outside it sees them
         try:
             async for event in events:
                 lines.put_nowait(ndjson(event))

@@ -203,4 +203,5 @@ def stream(runtime: Runtime, plan: TurnPlan, request: Request, status_code: int 
     """The streamed turn. It outlives the request's session, so its store opens its own transactions."""
     plan.audio_type = response_audio_type(request.headers.get("accept"))
     store = SqlTurnStore(runtime.db, runtime.embedder)
-    return NDJSONResponse(ndjson_body(pump(runtime, store, plan)), status_code=status_code)
+    ids = {"org_id": plan.org_id, "conversation_id": plan.conversation_id, "interaction_id": plan.interaction_id}
+    return NDJSONResponse(ndjson_body(pump(runtime, store, plan), ids), status_code=status_code)

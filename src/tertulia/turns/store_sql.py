@@ -72,7 +72,8 @@ _INPUTS = {(recent, replays): _inputs_statement(recent=recent, replays=replays)
            for recent in (False, True) for replays in (False, True)}
 
 
-def view_of(conv: Conversation) -> ConversationView:
+def view_of(conv: Any) -> ConversationView:
+    """The view of a conversation: its ORM instance or its row (the same attribute names)."""
     return ConversationView(
         org_id=conv.org_id, id=conv.id, user_id=conv.user_id, service_id=conv.service_id, created_at=conv.created_at,
         version_set_info=dict(conv.version_set_info or {}), is_finished=conv.is_finished, is_test=conv.is_test,
@@ -100,7 +101,7 @@ class SqlTurnStore:
 
     async def conversation(self, org_id: str, conversation_id: str) -> ConversationView | None:
         async with self._session() as session:
-            conv = await conversations.get_conversation(session, org_id, conversation_id)
+            conv = await conversations.conversation_row(session, org_id, conversation_id)
         return view_of(conv) if conv is not None else None
 
     async def versions(self, conversation: ConversationView) -> PinnedVersions:

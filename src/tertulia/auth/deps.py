@@ -20,7 +20,8 @@ basic_scheme = HTTPBasic(auto_error=False, scheme_name="Basic")
 org_header_scheme = APIKeyHeader(name="X-ORG-ID", auto_error=False, scheme_name="Bearer-Authorization-Organization")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per request."""
     return request.app.state.runtime
 
 

@@ -117,3 +117,31 @@ def test_concurrent_connections_each_keep_their_own_results(engine) -> None:  # 
 def test_the_aiosqlite_attributes_the_driver_relies_on_exist() -> None:
     assert callable(getattr(aiosqlite.Connection, "_execute", None))
     assert "_conn" in aiosqlite.Connection.__dict__ or hasattr(aiosqlite.Connection, "_conn")
+
+
+def test_ending_a_transaction_that_only_read_makes_no_trip_and_a_write_is_still_committed(engine) -> None:  # noqa: ANN001
+    async def scenario() -> tuple[list[str], list[str], list[str], list[int]]:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        calls: list[str] = []
+        async with engine.connect() as connection:
+            await _hops(connection, calls)
+            await connection.execute(sa.select(items))
+            await connection.commit()  # sqlite3 opened no transaction for a SELECT: nothing to end
+            await connection.execute(sa.select(items))
+            await connection.rollback()
+            reads = list(calls)
+            await connection.execute(items.insert().values(name="kept", n=1))
+            await connection.commit()
+            writes = calls[len(reads):]
+            await connection.execute(items.insert().values(name="undone", n=2))
+            await connection.rollback()
+            undone = calls[len(reads) + len(writes):]
+        async with engine.connect() as connection:
+            seen = (await connection.execute(sa.select(items.c.n))).scalars().all()
+        return reads, writes, undone, seen
+
+    reads, writes, undone, seen = run(scenario())
+    assert reads == ["_run", "_run"]
+    assert writes == ["_run", "commit"] and undone == ["_run", "rollback"]
+    assert seen == [1]

@@ -7,7 +7,7 @@ made about 30 of them, and on a busy host every one waits for a time slice. Here
 cursor is opened, executed, read and closed on the connection's thread in one go, and its description, row count and
 last row id travel back with the rows.
 
-Everything else (connect, commit, rollback, close, server-side cursors, the dialect itself) is SQLAlchemy's own
+Everything else (connect, commit and rollback of an open transaction, close, server-side cursors, the dialect itself) is SQLAlchemy's own
 aiosqlite adapter, handed this DBAPI through ``create_async_engine(..., module=one_hop_dbapi())``. It relies on two
 attributes of ``aiosqlite.Connection`` that SQLAlchemy's adapter relies on as well (``_execute``, ``_conn``; every
 release in ``pyproject.toml``'s range has them), and ``tests/test_sqlite_driver.py`` fails if they change.
@@ -102,8 +102,24 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """Also: a commit or rollback with no transaction open (a unit of work that only read: sqlite3 opens one only
+    before a write) makes no trip to the connection's thread; there is nothing for it to end. ``in_transaction``
+    is read while no statement of this connection runs (SQLAlchemy uses a connection from one task at a time)."""
+
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def _idle(self) -> bool:
+        raw = self._connection._connection  # aiosqlite's sqlite3 connection (None once closed)
+        return raw is not None and not raw.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

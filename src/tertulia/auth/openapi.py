@@ -11,6 +11,7 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 
 from tertulia.auth.deps import SCHEMES
+from tertulia.core.routing import amend_openapi
 
 
 def _calls(dependant: Any) -> list[Any]:
@@ -36,29 +37,19 @@ def _api_routes(app: Any) -> list[tuple[str, APIRoute]]:
 
 
 def document_security(app: Any) -> None:
-    """Wrap ``app.openapi`` so each schema it builds documents each operation's credential schemes."""
-    build = app.openapi
-    done: list[int] = []
+    """Document each operation's credential schemes on ``app``'s OpenAPI schema."""
 
-    def openapi() -> dict[str, Any]:
-        schema = build()
-        if id(schema) not in done:
-            done[:] = [id(schema)]
-            used: dict[str, Any] = {}
-            for path, route in _api_routes(app):
-                if not route.include_in_schema:
-                    continue
-                schemes = _security(route)
-                if not schemes:
-                    continue
-                item = schema.get("paths", {}).get(path, {})
-                for method in route.methods:
-                    operation = item.get(method.lower())
-                    if isinstance(operation, dict):
-                        operation["security"] = [{s.scheme_name: []} for s in schemes]
-                used.update({s.scheme_name: s.model.model_dump(mode="json", by_alias=True, exclude_none=True) for s in schemes})
-            if used:
-                schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(used)
-        return schema
+    def amend(schema: dict[str, Any]) -> None:
+        used: dict[str, Any] = {}
+        for path, route in _api_routes(app):
+            schemes = _security(route) if route.include_in_schema else ()
+            item = schema.get("paths", {}).get(path, {}) if schemes else {}
+            for method in route.methods if schemes else ():
+                operation = item.get(method.lower())
+                if isinstance(operation, dict):
+                    operation["security"] = [{s.scheme_name: []} for s in schemes]
+            used.update({s.scheme_name: s.model.model_dump(mode="json", by_alias=True, exclude_none=True) for s in schemes})
+        if used:
+            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(used)
 
-    app.openapi = openapi
+    amend_openapi(app, amend)

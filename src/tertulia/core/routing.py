@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import re
@@ -89,8 +90,8 @@ COMMON_HEADERS = (
 )
 
 
-def document_common_headers(app: Any) -> None:
-    """Add ``COMMON_HEADERS`` to every ``/v1/{organization}`` operation of each OpenAPI schema ``app`` builds."""
+def amend_openapi(app: Any, amend: Callable[[dict[str, Any]], None]) -> None:
+    """Wrap ``app.openapi`` so ``amend`` edits each schema it builds, once (FastAPI rebuilds it when routes change)."""
     build = app.openapi
     done: list[int] = []
 
@@ -98,14 +99,23 @@ def document_common_headers(app: Any) -> None:
         schema = build()
         if id(schema) not in done:
             done[:] = [id(schema)]
-            for path, operations in schema.get("paths", {}).items():
-                if not path.startswith("/v1/{organization}"):
-                    continue
-                for operation in operations.values():
-                    if isinstance(operation, dict) and "operationId" in operation:
-                        params = operation.setdefault("parameters", [])
-                        names = {p["name"] for p in params}
-                        params.extend(dict(h) for h in COMMON_HEADERS if h["name"] not in names)
+            amend(schema)
         return schema
 
     app.openapi = openapi
+
+
+def document_common_headers(app: Any) -> None:
+    """Add ``COMMON_HEADERS`` to every ``/v1/{organization}`` operation of ``app``'s OpenAPI schema."""
+
+    def amend(schema: dict[str, Any]) -> None:
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/v1/{organization}"):
+                continue
+            for operation in operations.values():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    params = operation.setdefault("parameters", [])
+                    names = {p["name"] for p in params}
+                    params.extend(dict(h) for h in COMMON_HEADERS if h["name"] not in names)
+
+    amend_openapi(app, amend)

@@ -8,7 +8,8 @@ Each figure comes from its own process: the app in-process behind httpx's ASGI t
 counted too, the same in every run), one service, one conversation warmed up with 25 turns (its transcript window
 full), then ``--requests`` GETs ``/service/?limit=1`` or interacts with instrumentation switched on only around them
 (``callgrind_control -i on|off``). ``--before DIR`` measures that source tree too (e.g. ``git archive <commit> src |
-tar -x -C DIR``) and prints both side by side. Needs valgrind (Debian package ``valgrind``).
+tar -x -C DIR``; the tree must speak the API of this checkout's ``tests/support``, which trees from ``6cdbe99`` on do)
+and prints both side by side. Needs valgrind (Debian package ``valgrind``).
 """
 
 from __future__ import annotations

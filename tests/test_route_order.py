@@ -11,6 +11,7 @@ from fastapi import routing
 from starlette.routing import Match
 
 from tertulia.app import DOMAINS, create_app
+from tertulia.core.routing import route_paths
 
 SAMPLE_ID = "0123456789abcdef01234567"
 
@@ -23,10 +24,7 @@ def _routes_by_router() -> dict[int, list[tuple[str, str, routing.APIRoute]]]:
     app = create_app(None)
     owners: dict[int, list[tuple[str, str, routing.APIRoute]]] = {}
     for index, router in enumerate(app.router.routes):
-        contexts = routing.iter_route_contexts([router]) if hasattr(routing, "iter_route_contexts") else None
-        pairs = [(c.path_format, c.original_route) for c in contexts] if contexts is not None else [
-            (getattr(router, "path_format", ""), router)]
-        for path, route in pairs:
+        for path, route in route_paths([router]):
             for method in getattr(route, "methods", None) or ():
                 owners.setdefault(index, []).append((method, path, router))
     return owners

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tertulia import __version__
+from tertulia.auth.openapi import document_security
 from tertulia.core.body_guard import BodyGuard
 from tertulia.core.errors import install_error_handlers
 from tertulia.core.ratelimit import RateLimitHeaders
 from tertulia.core.routing import SlashTolerance, document_common_headers
-from tertulia.auth.openapi import document_security
 from tertulia.gauges import collect_database
 from tertulia.identity.principals import principal_for_token
 from tertulia.runtime import Runtime

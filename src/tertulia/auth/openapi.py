@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import routing
 from fastapi.routing import APIRoute
 
 from tertulia.auth.deps import SCHEMES
-from tertulia.core.routing import amend_openapi
+from tertulia.core.routing import amend_openapi, route_paths
 
 
 def _calls(dependant: Any) -> list[Any]:
@@ -27,24 +26,17 @@ def _security(route: APIRoute) -> tuple[Any, ...]:
     return next((SCHEMES[call] for call in _calls(route.dependant) if call in SCHEMES), ())
 
 
-def _api_routes(app: Any) -> list[tuple[str, APIRoute]]:
-    """Every API route of ``app`` with its full path, through the routers it included (recent FastAPI keeps them as
-    included routers whose routes know only their own part of the path)."""
-    contexts = getattr(routing, "iter_route_contexts", None)
-    if contexts is None:
-        return [(r.path_format, r) for r in app.routes if isinstance(r, APIRoute)]
-    return [(c.path_format, c.original_route) for c in contexts(app.routes) if isinstance(c.original_route, APIRoute)]
-
-
 def document_security(app: Any) -> None:
     """Document each operation's credential schemes on ``app``'s OpenAPI schema."""
 
     def amend(schema: dict[str, Any]) -> None:
         used: dict[str, Any] = {}
-        for path, route in _api_routes(app):
-            schemes = _security(route) if route.include_in_schema else ()
-            item = schema.get("paths", {}).get(path, {}) if schemes else {}
-            for method in route.methods if schemes else ():
+        for path, route in route_paths(app.routes):
+            schemes = _security(route) if isinstance(route, APIRoute) and route.include_in_schema else ()
+            if not schemes:
+                continue
+            item = schema.get("paths", {}).get(path, {})
+            for method in route.methods:
                 operation = item.get(method.lower())
                 if isinstance(operation, dict):
                     operation["security"] = [{s.scheme_name: []} for s in schemes]

@@ -8,6 +8,7 @@ from typing import Any
 import re
 
 from fastapi import APIRouter, Depends
+from fastapi import routing as fastapi_routing
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -88,6 +89,15 @@ COMMON_HEADERS = (
     {"name": "Sec-WebSocket-Protocol", "in": "header", "required": False,
      "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Sec-Websocket-Protocol"}},
 )
+
+
+def route_paths(routes: Any) -> list[tuple[str, Any]]:
+    """Every route under ``routes`` (an app's or a router's) with its full path, through the routers they include:
+    recent FastAPI keeps an included router as one route whose own routes know only their part of the path."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if contexts is None:
+        return [(getattr(r, "path_format", ""), r) for r in routes]
+    return [(c.path_format, c.original_route) for c in contexts(list(routes))]
 
 
 def amend_openapi(app: Any, amend: Callable[[dict[str, Any]], None]) -> None:

@@ -7,8 +7,9 @@ made about 30 of them, and on a busy host every one waits for a time slice. Here
 cursor is opened, executed, read and closed on the connection's thread in one go, and its description, row count and
 last row id travel back with the rows.
 
-Everything else (connect, commit and rollback of an open transaction, close, server-side cursors, the dialect itself) is SQLAlchemy's own
-aiosqlite adapter, handed this DBAPI through ``create_async_engine(..., module=one_hop_dbapi())``. It relies on two
+Everything else (connect, commit and rollback of an open transaction, close, server-side cursors, the dialect
+itself) is SQLAlchemy's own aiosqlite adapter, handed this DBAPI through
+``create_async_engine(..., module=one_hop_dbapi())``. It relies on two
 attributes of ``aiosqlite.Connection`` that SQLAlchemy's adapter relies on as well (``_execute``, ``_conn``; every
 release in ``pyproject.toml``'s range has them), and ``tests/test_sqlite_driver.py`` fails if they change.
 """

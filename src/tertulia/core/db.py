@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from tertulia.core import prepared
 from tertulia.core.clock import utcnow
 from tertulia.core.ids import new_object_id
 from tertulia.core.sqlite_driver import one_hop_dbapi
@@ -180,10 +181,12 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: boo
 
 async def run_core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
     """Run a prebuilt Core statement (built on ``Table`` columns) on the session's connection, inside its
-    transaction, past the ORM's execution layer. For the per-turn writes: through ``session.execute`` the ORM
-    re-annotates a DML statement on every call, so SQLAlchemy re-derives its cache key each time."""
+    transaction, past the ORM's execution layer and, on the shipped drivers, past SQLAlchemy's per-statement
+    execution context too (``core.prepared``: compiled once, run on the driver). For the per-turn statements:
+    through ``session.execute`` the ORM re-annotates a DML statement on every call, so SQLAlchemy re-derives its
+    cache key each time."""
     connection = await session.connection()
-    return await connection.execute(statement, params)
+    return await prepared.execute(connection, statement, params)
 
 
 def _postgres_bind(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
@@ -210,7 +213,7 @@ async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: A
         async with unit_of_work(sessions, write=write) as session:
             return await run_core(session, statement, params)
     async with _autocommit(bind) as connection:
-        return await connection.execute(statement, params)
+        return await prepared.execute(connection, statement, params)
 
 
 @asynccontextmanager

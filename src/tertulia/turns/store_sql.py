@@ -30,7 +30,7 @@ from tertulia.conversation import repository as conversations
 from tertulia.conversation.models import Conversation
 from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.core.clock import utcnow
-from tertulia.core.db import Database, read_session
+from tertulia.core.db import Database, read_session, run_core
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
@@ -157,7 +157,7 @@ class SqlTurnStore:
                   "service_id": conv.service_id, "before": before}
         if recent is not None:
             params["last"] = recent
-        return (await session.execute(statement, params)).one()
+        return (await run_core(session, statement, params)).one()
 
     @staticmethod
     def _user(conv: ConversationView, row: Any) -> tuple[UserView | None, list[str]]:

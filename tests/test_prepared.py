@@ -96,3 +96,15 @@ async def test_a_missing_parameter_is_refused_before_the_driver(database: Databa
     with pytest.raises(sa.exc.InvalidRequestError, match="b_id"):
         async with database.unit_of_work(write=True) as session:
             await run_core(session, BUMP, {"by": 1, "b_doc": {}})
+
+
+async def test_statements_after_a_commit_or_rollback_run_in_the_next_transaction(database: Database) -> None:
+    async with database.sessions() as session:  # run_core reuses a transaction's connection, never a later one's
+        await run_core(session, INSERT, {"id": "a"})
+        await session.commit()
+        await run_core(session, INSERT, {"id": "b"})
+        await session.rollback()
+        await run_core(session, INSERT, {"id": "c"})
+        await session.commit()
+    async with database.sessions() as session:
+        assert (await session.execute(sa.select(items.c.id).order_by(items.c.id))).scalars().all() == ["a", "c"]

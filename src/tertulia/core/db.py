@@ -179,13 +179,22 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: boo
             gate.release()
 
 
+_HELD = "tertulia.core.db.run_core"  # session.info key: (the session's transaction, its connection)
+
+
 async def run_core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
     """Run a prebuilt Core statement (built on ``Table`` columns) on the session's connection, inside its
     transaction, past the ORM's execution layer and, on the shipped drivers, past SQLAlchemy's per-statement
     execution context too (``core.prepared``: compiled once, run on the driver). For the per-turn statements:
     through ``session.execute`` the ORM re-annotates a DML statement on every call, so SQLAlchemy re-derives its
     cache key each time."""
-    connection = await session.connection()
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and transaction is not None and held[0] is transaction and transaction.is_active:
+        connection = held[1]  # the transaction's connection: no trip through the greenlet bridge to ask again
+    else:
+        connection = await session.connection()
+        session.info[_HELD] = (session.sync_session.get_transaction(), connection)
     return await prepared.execute(connection, statement, params)
 
 

@@ -60,6 +60,7 @@ from tests.support.cluster import (  # noqa: E402
     interact_files,
     new_service,
 )
+from benchmarks.lean_client import HTTPFailure, LeanClient, multipart_body  # noqa: E402
 from tests.engine.openai_stub import start_stub_process  # noqa: E402
 
 
@@ -74,63 +75,61 @@ class Stats:
 BASELINE_PATH = "/service/?limit=1"
 
 
-async def timed_get(client: httpx.AsyncClient, stats: Stats, url: str, headers: dict[str, str]) -> None:
+async def timed_get(client: LeanClient, stats: Stats, url: str, headers: dict[str, str]) -> None:
     """The baseline: a plain authenticated GET (token check, principal, one list query, JSON)."""
     started = time.perf_counter()
     try:
-        response = await client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        stats.errors.append(f"baseline GET {type(exc).__name__}: {exc}")
+        status, data = await client.request("GET", url, headers)
+    except HTTPFailure as exc:
+        stats.errors.append(f"baseline GET {exc}")
         return
-    if response.status_code != 200:
-        stats.errors.append(f"baseline GET {response.status_code} {response.text[:200]!r}")
+    if status != 200:
+        stats.errors.append(f"baseline GET {status} {data[:200]!r}")
         return
     stats.get_ms.append((time.perf_counter() - started) * 1000)
 
 
-async def baseline(cluster: Cluster, client: httpx.AsyncClient, stats: Stats, headers: dict[str, str], n: int) -> None:
+async def baseline(cluster: Cluster, client: LeanClient, stats: Stats, headers: dict[str, str], n: int) -> None:
     for k in range(n):
         await timed_get(client, stats, cluster.url(k % len(cluster.nodes), BASELINE_PATH), headers)
 
 
-async def timed_turn(client: httpx.AsyncClient, stats: Stats, method: str, url: str, **kw) -> str | None:  # noqa: ANN003
-    """One streamed turn; returns the first event's conversation id (creates) or "" on success, None on failure."""
+async def timed_turn(client: LeanClient, stats: Stats, url: str, headers: dict[str, str], body: bytes,
+                     content_type: str) -> str | None:
+    """One streamed turn (POST); returns the first event's conversation id (creates) or "" on success, None on
+    failure. The first event's time: when the response's first body bytes arrive."""
     started = time.perf_counter()
-    first = None
-    lines: list[str] = []
+    first: list[float] = []
     try:
-        async with client.stream(method, url, **kw) as response:
-            if response.status_code not in (200, 201):
-                stats.errors.append(f"{response.status_code} {(await response.aread())[:200]!r}")
-                return None
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                if first is None:
-                    first = time.perf_counter()
-                lines.append(line)
-    except httpx.HTTPError as exc:
-        stats.errors.append(f"{type(exc).__name__}: {exc}")
+        status, data = await client.request("POST", url, headers, body, content_type,
+                                            on_first_bytes=lambda: first.append(time.perf_counter()))
+    except HTTPFailure as exc:
+        stats.errors.append(str(exc))
         return None
+    if status not in (200, 201):
+        stats.errors.append(f"{status} {data[:200]!r}")
+        return None
+    lines = [line for line in data.decode().splitlines() if line.strip()]
+    first = first or [None]  # type: ignore[list-item]
     done = time.perf_counter()
     last = json.loads(lines[-1]) if lines else {}
     if last.get("type") != "interaction-complete":
         stats.errors.append(f"turn ended with {last}")
         return None
     stats.turn_ms.append((done - started) * 1000)
-    stats.first_event_ms.append(((first or done) - started) * 1000)
+    stats.first_event_ms.append(((first[0] or done) - started) * 1000)
     return json.loads(lines[0]).get("conversation_id", "")
 
 
 async def conversation(cluster: Cluster, index: int, service_id: str, turns: int, headers: dict[str, str],
-                       client: httpx.AsyncClient, stats: Stats, interleave: bool) -> tuple[str | None, int]:
+                       client: LeanClient, stats: Stats, interleave: bool) -> tuple[str | None, int]:
     """Returns the conversation id and how many of its interacts succeeded. ``interleave``: a baseline GET before
     every turn (one conversation only: the GET then sees the same conditions as the turns)."""
     size = len(cluster.nodes)
     if interleave:
         await timed_get(client, stats, cluster.url(index % size, BASELINE_PATH), headers)
-    conversation_id = await timed_turn(client, stats, "POST", cluster.url(index % size, "/conversation/?response_format=text"),
-                                       json={"service_id": service_id}, headers=headers)
+    conversation_id = await timed_turn(client, stats, cluster.url(index % size, "/conversation/?response_format=text"),
+                                       headers, json.dumps({"service_id": service_id}).encode(), "application/json")
     if conversation_id is None:
         return None, 0
     ok = 0
@@ -138,9 +137,11 @@ async def conversation(cluster: Cluster, index: int, service_id: str, turns: int
         node = (index + k) % size
         if interleave:
             await timed_get(client, stats, cluster.url(node, BASELINE_PATH), headers)
-        done = await timed_turn(client, stats, "POST",
+        body, content_type = multipart_body([(name, value[1] if value[0] is None else value)
+                                             for name, value in interact_files(f"Turn {k} of conversation {index}.")])
+        done = await timed_turn(client, stats,
                                 cluster.url(node, f"/conversation/{conversation_id}/interact?{INTERACT_QUERY}"),
-                                files=interact_files(f"Turn {k} of conversation {index}."), headers=headers)
+                                headers, body, content_type)
         ok += done is not None
     return conversation_id, ok
 
@@ -157,12 +158,11 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
     base = cluster.url(0, "")
     services = [new_service(base, headers, cluster.credentials.service_id, f"load-{i}") for i in range(args.conversations)]
     stats = Stats()
-    # Idle connections are dropped by the client (2 s) before uvicorn's keep-alive timeout (5 s) closes them: with
-    # httpx's default 5 s both sides race and a request can land on a connection the server is closing (ReadError).
-    limits = httpx.Limits(max_connections=args.conversations * 2, max_keepalive_connections=args.conversations * 2,
-                          keepalive_expiry=2.0)
+    # The timed requests go through benchmarks/lean_client.py (raw asyncio streams: httpx cost the shared host about
+    # as much CPU per turn as the server); idle connections are dropped (2 s) before uvicorn's keep-alive (5 s).
     interleave = args.conversations == 1
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    client = LeanClient(timeout=60)
+    try:
         await baseline(cluster, client, Stats(), headers, 20)  # warm-up: connections, caches, first compilations
         for i in range(min(3, args.conversations)):  # warm-up turns on throw-away services
             warm = new_service(base, headers, cluster.credentials.service_id, f"warm-{i}")
@@ -186,6 +186,8 @@ async def run(cluster: Cluster, args: argparse.Namespace) -> dict:
             stop_profiler(profiler)
         llm_after = llm_stats(args)
         await baseline(cluster, client, stats, headers, args.baseline_requests)
+    finally:
+        await client.aclose()
     expected_each = 1 + 2 * args.turns
     lost = extra = 0
     for conversation_id, ok in ids:

@@ -7,7 +7,8 @@
   multipart body that cannot be parsed answers 422. Each text field may be as large as the upload cap allows (the
   body as a whole is capped by ``core.body_guard``), so an over-long text field meets the 422 above, not a 413.
 
-The form is parsed here with these limits; Starlette caches it, so the route's own ``request.form()`` reuses it.
+The form is parsed here with these limits (a plain small body by ``core.simple_form`` in one pass, anything else by
+Starlette's parser); Starlette caches it, so the route's own ``request.form()`` reuses it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from tertulia.core.body_guard import DEFAULT_UPLOAD_BYTES, BodyTooLarge, is_json_type
 from tertulia.core.errors import ApiError
+from tertulia.core.simple_form import simple_form
 
 DEFAULT_MESSAGE_CHARS = 20_000
 DEFAULT_PARTS = 32
@@ -84,15 +86,20 @@ async def message_limits(request: Request) -> None:
 async def _parse_form(request: Request, settings: Any):
     parts = int(getattr(settings, "max_multipart_parts", DEFAULT_PARTS))
     cap = int(getattr(settings, "max_upload_bytes", DEFAULT_UPLOAD_BYTES))
-    try:
-        form = await request.form(max_files=parts, max_fields=parts, max_part_size=cap)
-    except HTTPException as exc:  # Starlette's MultiPartException, surfaced as a 400
-        text = str(exc.detail)
-        if text.startswith("Too many"):
-            raise BodyTooLarge(f"The multipart body has more than {parts} parts (TERTULIA_MAX_MULTIPART_PARTS).") from exc
-        if "maximum size" in text:
-            raise BodyTooLarge(f"A multipart field is larger than {cap} bytes (TERTULIA_MAX_UPLOAD_BYTES).") from exc
-        raise MalformedForm(f"The multipart body cannot be parsed: {text}") from exc
+    form = simple_form(await request.body(), request.headers.get("content-type", ""), max_files=parts,
+                       max_fields=parts, max_part_size=cap)
+    if form is not None:
+        request._form = form  # Starlette's cache of the parsed form: the route's request.form() returns it
+    else:
+        try:
+            form = await request.form(max_files=parts, max_fields=parts, max_part_size=cap)
+        except HTTPException as exc:  # Starlette's MultiPartException, surfaced as a 400
+            text = str(exc.detail)
+            if text.startswith("Too many"):
+                raise BodyTooLarge(f"The multipart body has more than {parts} parts (TERTULIA_MAX_MULTIPART_PARTS).") from exc
+            if "maximum size" in text:
+                raise BodyTooLarge(f"A multipart field is larger than {cap} bytes (TERTULIA_MAX_UPLOAD_BYTES).") from exc
+            raise MalformedForm(f"The multipart body cannot be parsed: {text}") from exc
     if len(form.multi_items()) > parts:
         raise BodyTooLarge(f"The multipart body has more than {parts} parts (TERTULIA_MAX_MULTIPART_PARTS).")
     return form

@@ -16,7 +16,10 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
   else.";
 * ``subject-asks-narrow``: "<subject> only asks a question, hesitates or refuses.";
 * ``greeting-subject``: only the greeting in the exits' subject;
-* ``said-first``: a ``user_said`` restatement before the pick.
+* ``said-first``: a ``user_said`` restatement before the pick;
+* ``objective``: the greeting replaced by a stay built from the state's own objective ("The agent still has to
+  <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
+  the alternative and the greeting.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ def items(results: dict, dump: list[dict]) -> list[dict]:
                                         (e["next_state"] if isinstance(e["next_state"], list) else [e["next_state"]])]]
             if not right:
                 continue
-        out.append({"turn": t, "request": r["request"], "right": right, "run": _pick(json.loads(c["answer"]), {})})
+        out.append({"turn": t, "request": r["request"], "right": right, "run": _pick(json.loads(c["answer"]), {}),
+                    "objective": str(_state(graphs, t["graph"], t["from"]).get("objective") or "")})
     return out
 
 
@@ -113,6 +117,31 @@ def _stays(other: str | None, greeting: bool):  # noqa: ANN202
     return variant
 
 
+def objective_stay(objective: str) -> str:
+    """A stay in the state's own terms: what the state is still there to do."""
+    text = objective.strip().rstrip(".")
+    return f"The agent still has to {text[:1].lower()}{text[1:]}." if text else OTHER
+
+
+def _objective(where: str):  # noqa: ANN202
+    def variant(req: dict, objective: str) -> dict[str, str]:
+        message, schema, enum = _parts(req)
+        stay = objective_stay(objective)
+        if where == "replace":
+            return _replace(req, {GREETING: stay})
+        exits = [e for e in enum if e not in STAYS]
+        kept = [e for e in enum if e in STAYS] if where == "add" else []
+        for e in enum:
+            if e in STAYS:
+                message["content"] = message["content"].replace(f"- {e}\n", "")
+        listed = "".join(f"- {e}\n" for e in [*kept, stay])
+        first = exits[0] if exits else ""
+        message["content"] = message["content"].replace(f"- {first}\n", listed + f"- {first}\n", 1)
+        schema["properties"][DID_KEY]["enum"] = [*kept, stay, *exits]
+        return {stay: OTHER}
+    return variant
+
+
 def _said_first(req: dict) -> dict[str, str]:
     message, schema, _ = _parts(req)
     schema["properties"] = {"user_said": {"type": "string", "maxLength": 160}, **schema["properties"]}
@@ -133,6 +162,8 @@ VARIANTS = {
     "greeting-subject": _stays(None, True),
     "said-first": _said_first,
 }
+WITH_OBJECTIVE = {"objective": _objective("replace"), "objective-too": _objective("add"),
+                  "objective-only": _objective("only")}
 
 
 def ask(llm: str, req: dict) -> tuple[dict, float, int]:
@@ -148,7 +179,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
     parser.add_argument("dump", help="the run's --dump file")
-    parser.add_argument("variant", choices=sorted(VARIANTS))
+    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     args = parser.parse_args()
     todo = items(json.loads(Path(args.results).read_text()),
@@ -156,7 +187,8 @@ def main() -> int:
     right = run_right = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))
-        back = VARIANTS[args.variant](req)
+        back = (WITH_OBJECTIVE[args.variant](req, it["objective"]) if args.variant in WITH_OBJECTIVE
+                else VARIANTS[args.variant](req))
         answer, seconds, tokens = ask(args.llm, req)
         pick = _pick(answer, back)
         ok = pick is None if it["right"] is None else pick in it["right"]

@@ -20,6 +20,8 @@ from starlette.datastructures import FormData, Headers, UploadFile
 
 SPOOL_MAX_SIZE = 1024 * 1024  # Starlette's: a file part stays in memory up to this size
 _PREFIX = "multipart/form-data; boundary="
+# RFC 9110's token characters: what python-multipart accepts in a header name (anything else it refuses)
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _boundary(content_type: str) -> bytes | None:
@@ -35,8 +37,8 @@ def _headers(head: bytes) -> list[tuple[bytes, bytes]] | None:
     raw = []
     for line in head.split(b"\r\n"):
         name, colon, value = line.partition(b":")
-        if (not colon or not name or not name.isascii() or b" " in name or b"\t" in name
-                or not value.startswith(b" ") or value[1:2] in (b" ", b"\t") or value.endswith((b" ", b"\t"))):
+        if (not colon or not name or not _TOKEN.issuperset(name)
+                or b"\r" in value or b"\n" in value or not value.startswith(b" ") or value[1:2] in (b" ", b"\t") or value.endswith((b" ", b"\t"))):
             return None
         raw.append((name.lower(), value[1:]))
     return raw

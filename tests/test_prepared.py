@@ -75,10 +75,14 @@ async def test_a_rollback_undoes_them_and_errors_are_sqlalchemy_errors(database:
     assert [tuple(r) for r in rows] == [("a", 7)]
 
 
-async def test_statement_listeners_see_them_and_the_fast_path_is_taken(database: Database) -> None:
+async def test_the_fast_path_is_taken_and_statement_listeners_get_sqlalchemys(database: Database) -> None:
+    async with database.unit_of_work(write=True) as session:
+        fast = await run_core(session, INSERT, {"id": "z"})
+    assert isinstance(fast, prepared.Result)  # not SQLAlchemy's CursorResult: the driver was called directly
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001
+        assert context is not None  # OpenTelemetry's instrumentation keeps its span on it
         seen.append(statement.split()[0].upper())
 
     sa.event.listen(database.engine.sync_engine, "before_cursor_execute", record)
@@ -88,7 +92,7 @@ async def test_statement_listeners_see_them_and_the_fast_path_is_taken(database:
             await run_core(session, BUMP, {"b_id": "a", "by": 1, "b_doc": {}})
     finally:
         sa.event.remove(database.engine.sync_engine, "before_cursor_execute", record)
-    assert isinstance(result, prepared.Result)  # not SQLAlchemy's CursorResult: the driver was called directly
+    assert not isinstance(result, prepared.Result) and result.rowcount == 1
     assert seen == ["INSERT", "UPDATE"]
 
 

@@ -10,11 +10,12 @@ column defaults (``default=`` / ``onupdate=``) and awaits the driver's own corou
 already holds: the transaction is the session's (SQLite: sqlite3 begins it before the first write; PostgreSQL:
 the asyncpg adapter's, started here as its cursor would), so a rollback undoes these statements like any other.
 
-What the fast path keeps from SQLAlchemy: the connection's ``before_cursor_execute`` / ``after_cursor_execute``
-listeners are called (statement counters in tests and benchmarks), driver errors come out as ``sqlalchemy.exc``
-errors (``IntegrityError``, ...), a lost connection is invalidated. It runs only on the two drivers tertulia ships
-(aiosqlite through ``core.sqlite_driver``, asyncpg) and only statements it can run exactly as compiled (no
-expanding ``IN``, no SQL-side defaults); anything else takes ``Connection.execute``.
+What the fast path keeps from SQLAlchemy: driver errors come out as ``sqlalchemy.exc`` errors (``IntegrityError``,
+...), a lost connection is invalidated. It runs only on the two drivers tertulia ships (aiosqlite through
+``core.sqlite_driver``, asyncpg), only statements it can run exactly as compiled (no expanding ``IN``, no SQL-side
+defaults, no RETURNING), and only while nothing listens to the engine's statements: OpenTelemetry's SQLAlchemy
+instrumentation (tracing on) and statement counters (tests, ``benchmarks/turn_statements.py``) read SQLAlchemy's
+execution context, so with a listener every statement takes ``Connection.execute``.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ async def execute(connection: Any, statement: Any, params: Any = None) -> Any:
     ``Result`` when the driver and the statement allow it, else ``connection.execute``'s result."""
     sync = connection.sync_connection
     adapted = sync._dbapi_connection.dbapi_connection if sync._dbapi_connection is not None else None
-    plan = plan_for(statement, sync.dialect, params) if adapted is not None else None
+    listened = sync._has_events or sync.engine._has_events  # statement listeners want SQLAlchemy's context
+    plan = plan_for(statement, sync.dialect, params) if adapted is not None and not listened else None
     if plan is None:
         return await connection.execute(statement, params)
     cursor = adapted.cursor()
@@ -169,9 +171,6 @@ async def execute(connection: Any, statement: Any, params: Any = None) -> Any:
         run = cursor._executemany if many else cursor._prepare_and_execute
     else:
         return await connection.execute(statement, params)
-    listened = sync._has_events or sync.engine._has_events
-    if listened:
-        sync.dispatch.before_cursor_execute(sync, cursor, plan.sql, values, None, many)
     dialect = sync.dialect
     try:
         await run(plan.sql, values)
@@ -180,7 +179,5 @@ async def execute(connection: Any, statement: Any, params: Any = None) -> Any:
             sync.invalidate(error)
         raise sa_exc.DBAPIError.instance(plan.sql, values, error, dialect.loaded_dbapi.Error,
                                          dialect=dialect) from error
-    if listened:
-        sync.dispatch.after_cursor_execute(sync, cursor, plan.sql, values, None, many)
     rows = plan.rows(dialect, cursor.description, cursor.fetchall()) if plan.is_select else []
     return Result(cursor.rowcount, rows)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from tertulia.core.db import Database, execute_alone, read_session
+from tests.support.scratch_tables import scratch_tables
 
 metadata = sa.MetaData()
 counters = sa.Table("alone_counters", metadata, sa.Column("id", sa.Integer, primary_key=True),
@@ -18,15 +19,8 @@ counters = sa.Table("alone_counters", metadata, sa.Column("id", sa.Integer, prim
 
 @pytest.fixture
 async def database(database_url: str):
-    db = Database(database_url)
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.run_sync(metadata.create_all)
-        await connection.execute(counters.insert(), [{"id": i, "n": 0} for i in range(3)])
-    yield db
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-    await db.dispose()
+    async with scratch_tables(database_url, metadata, {counters: [{"id": i, "n": 0} for i in range(3)]}) as db:
+        yield db
 
 
 async def _now_twice(session) -> tuple:  # noqa: ANN001

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tertulia.core import prepared
 from tertulia.core.db import JSONType, UTCDateTime, Database, run_core
+from tests.support.scratch_tables import scratch_tables
 
 metadata = sa.MetaData()
 items = sa.Table(
@@ -32,14 +33,8 @@ AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 @pytest.fixture
 async def database(database_url: str):
-    db = Database(database_url)
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.run_sync(metadata.create_all)
-    yield db
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-    await db.dispose()
+    async with scratch_tables(database_url, metadata) as db:
+        yield db
 
 
 async def test_writes_and_reads_like_connection_execute(database: Database) -> None:

@@ -76,7 +76,23 @@ class LeanClient:
         if body or method == "POST":
             head.append(f"content-length: {len(body)}")
         reader, writer = await self._connection(host, port)
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        try:
+            status, data, close = await self._exchange(reader, writer, ("\r\n".join(head) + "\r\n\r\n").encode()
+                                                       + body, on_first_bytes)
+        except BaseException:
+            writer.close()  # a half-read response leaves the connection unusable
+            raise
+        if close:
+            writer.close()
+        else:
+            self._idle.setdefault((host, port), []).append((reader, writer, time.monotonic()))
+        return status, data
+
+    @staticmethod
+    async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
+                        on_first_bytes: Callable[[], None] | None) -> tuple[int, bytes, bool]:
+        """Write one request and read its response: the status, the body, and whether the server closes."""
+        writer.write(request)
         status_line = await reader.readuntil(b"\r\n")
         status = int(status_line.split(b" ", 2)[1])
         length, chunked, close = None, False, False
@@ -103,11 +119,7 @@ class LeanClient:
             data = await reader.readexactly(length or 0)
             if data and on_first_bytes is not None:
                 on_first_bytes()
-        if close:
-            writer.close()
-        else:
-            self._idle.setdefault((host, port), []).append((reader, writer, time.monotonic()))
-        return status, data
+        return status, data, close
 
     async def aclose(self) -> None:
         for idle in self._idle.values():

@@ -110,14 +110,13 @@ async def timed_turn(client: LeanClient, stats: Stats, url: str, headers: dict[s
         stats.errors.append(f"{status} {data[:200]!r}")
         return None
     lines = [line for line in data.decode().splitlines() if line.strip()]
-    first = first or [None]  # type: ignore[list-item]
     done = time.perf_counter()
     last = json.loads(lines[-1]) if lines else {}
     if last.get("type") != "interaction-complete":
         stats.errors.append(f"turn ended with {last}")
         return None
     stats.turn_ms.append((done - started) * 1000)
-    stats.first_event_ms.append(((first[0] or done) - started) * 1000)
+    stats.first_event_ms.append(((first[0] if first else done) - started) * 1000)
     return json.loads(lines[0]).get("conversation_id", "")
 
 

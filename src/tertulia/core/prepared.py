@@ -63,6 +63,8 @@ class Plan:
         self._slots = tuple((name, *by_name[name], processors.get(name)) for name in compiled.positiontup)
         self.sql = compiled.string
         self.is_select = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        if many and self.is_select:
+            raise _Unsupported  # a SELECT per parameter set: Connection.execute's executemany semantics
         self._result_processors: tuple[Any, ...] = ()
         self._row: Any = None
         if self.is_select:
@@ -162,8 +164,6 @@ async def execute(connection: Any, statement: Any, params: Any = None) -> Any:
         return await connection.execute(statement, params)
     cursor = adapted.cursor()
     many = isinstance(params, list)
-    if many and plan.is_select:
-        return await connection.execute(statement, params)
     values: Any = [plan.values(p) for p in params] if many else plan.values(params or {})
     if isinstance(cursor, OneHopCursor):
         run = cursor._executemany_async if many else cursor._execute_async

@@ -36,14 +36,14 @@ def _key(behavior) -> tuple[str, int] | None:
     return (behavior.set_id, behavior.version) if behavior else None
 
 
-async def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEvent]:
+def run_turn(request: TurnRequest, ports: Ports) -> AsyncIterator[TurnEvent]:
+    """The turn's events (``async for``; ``aclose`` cancels what is left of it), inside its ``tertulia.turn`` span."""
     span = tracing.start(
         "tertulia.turn", org_id=request.org_id, conversation_id=request.conversation_id,
         interaction_id=request.interaction_id, graph_id=request.graph.graph_id, opening=request.state is None,
         voice_response=request.voice_response,
     )
-    async for event in tracing.iterate_in(span, _turn(request, ports, span)):
-        yield event
+    return tracing.iterate_in(span, _turn(request, ports, span))
 
 
 async def _turn(request: TurnRequest, ports: Ports, span) -> AsyncIterator[TurnEvent]:  # noqa: ANN001

@@ -140,6 +140,7 @@ async def pump(runtime: Runtime, store: TurnStore, plan: TurnPlan) -> AsyncItera
         sequence = 0
         speech = speech_stream(runtime, plan)  # voice replies: speak sentence by sentence as the text streams
         async for event in observer.events(run_turn(plan.request, ports)):
+            observer.seen()
             if isinstance(event, AgentAction):
                 kind = str(event.action.get("type", ""))
                 if plan.emit_actions and plan.action_filter is not None and plan.action_filter.search(kind):

@@ -49,8 +49,15 @@ async def test_one_statement_per_request_once_the_role_is_known(runtime, tenant)
     with Statements(runtime.db.engine) as seen:
         again = await load(runtime, tenant)
     assert len(seen.sql) == 1, seen.sql
-    assert again.grants == first.grants and again.grants is not first.grants
-    again.grants.clear()  # a request's principal is its own
+    assert again.grants == first.grants
+    # the role's grants are shared by its requests, read-only: no request can change them for another
+    grant = again.grants[0]
+    with pytest.raises(TypeError):
+        grant["permission_name"] = "Organization:DeleteOrganization"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        grant["conditions"]["user_id"] = {"type": "Equals", "value": "x"}  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        again.grants.clear()  # type: ignore[attr-defined]
     assert (await load(runtime, tenant)).grants == first.grants
 
 

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from tertulia.auth.permissions import grant_allows
 from tertulia.core.errors import Forbidden
+
+
+def index_grants(grants: Iterable[Mapping[str, Any]]) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    """Grants by permission name: a check looks at that permission's few grants, not at all ~90 of a role."""
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for g in grants:
+        by_name.setdefault(g.get("permission_name", ""), []).append(g)
+    return {name: tuple(found) for name, found in by_name.items()}
+
+
+def frozen(value: Any) -> Any:
+    """A read-only deep copy of JSON data (mappings → ``MappingProxyType``, lists → tuples): grants shared by every
+    request of a role can then be handed to each without a copy, and none can change them for the others."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    return value
 
 
 @dataclass
@@ -16,14 +35,14 @@ class Principal:
     user_id: str
     role_id: str
     role_name: str
-    grants: list[dict[str, Any]] = field(default_factory=list)  # fixed once the principal is made
-    # the grants by permission name: a check looks at that permission's few grants, not at all ~90 of a role
-    _by_name: dict[str, list[dict[str, Any]]] = field(init=False, repr=False, compare=False)
+    grants: Sequence[Mapping[str, Any]] = field(default_factory=list)  # fixed once the principal is made
+    # ``index_grants(grants)``, given when it is already known (a role's cached, frozen index), else built here
+    index: Mapping[str, tuple[Mapping[str, Any], ...]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._by_name = {}
-        for g in self.grants:
-            self._by_name.setdefault(g.get("permission_name", ""), []).append(g)
+        if self.index is None:
+            self.index = index_grants(self.grants)
+        self._by_name = self.index
 
     def has(self, permission: str, attrs: Mapping[str, Any] | None = None) -> bool:
         """Whether some grant allows ``permission`` on a resource with these attributes."""

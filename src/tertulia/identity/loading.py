@@ -15,14 +15,14 @@ user whose role changed reads the new role id in the same statement and so the n
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.api_key.models import ApiKey
-from tertulia.auth.principal import Principal
+from tertulia.auth.principal import Principal, frozen, index_grants
 from tertulia.core.clock import utcnow
 from tertulia.core.db import run_core
 from tertulia.core.errors import Unauthorized
@@ -33,25 +33,30 @@ KEY_GONE = "The API key behind this token was revoked or has expired."
 USER_GONE = "The user of this token no longer exists."
 
 
+Grants = tuple[tuple[Mapping[str, Any], ...], Mapping[str, tuple[Mapping[str, Any], ...]]]
+
+
 class _RoleGrants:
-    """``(org, role id) → permission_grants``; role rows never change their grants (bounded LRU). Kept as JSON bytes:
-    each read decodes a fresh list, so nothing a request does to its principal reaches another request."""
+    """``(org, role id) → (permission_grants, their index by name)``; role rows never change their grants (bounded
+    LRU). Kept frozen (``principal.frozen``: read-only mappings and tuples), so every request of the role shares them
+    without a copy or a decode and nothing a request does to its principal reaches another request."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
-        self.entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.entries: OrderedDict[tuple[str, str], Grants] = OrderedDict()
 
-    def get(self, org_id: str, role_id: str) -> list[dict[str, Any]] | None:
-        raw = self.entries.get((org_id, role_id))
-        if raw is None:
-            return None
-        self.entries.move_to_end((org_id, role_id))
-        return orjson.loads(raw)
+    def get(self, org_id: str, role_id: str) -> Grants | None:
+        found = self.entries.get((org_id, role_id))
+        if found is not None:
+            self.entries.move_to_end((org_id, role_id))
+        return found
 
-    def put(self, org_id: str, role_id: str, grants: list[dict[str, Any]]) -> None:
-        self.entries[(org_id, role_id)] = orjson.dumps(grants)
+    def put(self, org_id: str, role_id: str, grants: list[dict[str, Any]]) -> Grants:
+        kept = frozen(grants)
+        entry = self.entries[(org_id, role_id)] = (kept, index_grants(kept))
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
+        return entry
 
 
 _role_grants = _RoleGrants()
@@ -101,14 +106,17 @@ async def load_principal(session: AsyncSession, org_id: str, user_id: str, api_k
     found_user, role_id, role_name, key_expires_at, live = row
     if api_key_id is not None and (key_expires_at is None or _aware(key_expires_at) <= now):
         raise Unauthorized(KEY_GONE)
-    grants = _role_grants.get(org_id, role_id)
-    if grants is None:
+    cached = _role_grants.get(org_id, role_id)
+    if cached is None:
         stored = await session.scalar(_ROLE_GRANTS, {"org_id": org_id, "role_id": role_id})
-        grants = list(stored or [])
-        _role_grants.put(org_id, role_id, grants)
-    if live:
-        grants.extend(await session.scalars(_TEMPORARY, {"org_id": org_id, "user_id": user_id, "now": now}))
-    return Principal(org_id=org_id, user_id=found_user, role_id=role_id, role_name=role_name, grants=grants)
+        cached = _role_grants.put(org_id, role_id, list(stored or []))
+    grants, index = cached
+    if live:  # the role's grants and the live temporary ones: an index of this request's own
+        temporary = await session.scalars(_TEMPORARY, {"org_id": org_id, "user_id": user_id, "now": now})
+        grants = (*grants, *(frozen(g) for g in temporary))
+        index = None
+    return Principal(org_id=org_id, user_id=found_user, role_id=role_id, role_name=role_name, grants=grants,
+                     index=index)
 
 
 async def _key_alive(session: AsyncSession, org_id: str, api_key_id: str, now: Any) -> bool:

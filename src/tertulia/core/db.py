@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -179,15 +179,34 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: boo
             gate.release()
 
 
+@asynccontextmanager
+async def core_unit(sessions: async_sessionmaker[AsyncSession], *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    """``unit_of_work`` without an ORM session, for a unit whose statements all go through ``run_core`` (a plain
+    turn's outcome, the lease on SQLite): one transaction on a pooled connection, committed once when the block
+    completes, rolled back when it raises; ``write`` queues on SQLite's write gate as ``unit_of_work`` does. Creating,
+    committing and closing an ORM session costs about as much CPU as a prepared statement."""
+    gate = _write_gate(sessions) if write else None
+    if gate is not None:
+        await gate.acquire()
+    try:
+        async with sessions.kw["bind"].begin() as connection:
+            yield connection
+    finally:
+        if gate is not None:
+            gate.release()
+
+
 _HELD = "tertulia.core.db.run_core"  # session.info key: (the session's transaction, its connection)
 
 
-async def run_core(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+async def run_core(session: AsyncSession | AsyncConnection, statement: Any, params: Any = None) -> Any:
     """Run a prebuilt Core statement (built on ``Table`` columns) on the session's connection, inside its
     transaction, past the ORM's execution layer and, on the shipped drivers, past SQLAlchemy's per-statement
     execution context too (``core.prepared``: compiled once, run on the driver). For the per-turn statements:
     through ``session.execute`` the ORM re-annotates a DML statement on every call, so SQLAlchemy re-derives its
-    cache key each time."""
+    cache key each time. Given a ``core_unit``'s connection, on that connection."""
+    if isinstance(session, AsyncConnection):
+        return await prepared.execute(session, statement, params)
     transaction = session.sync_session.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and transaction is not None and held[0] is transaction and transaction.is_active:
@@ -215,12 +234,12 @@ async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: A
                         write: bool = False) -> Any:
     """ONE prebuilt Core statement as a transaction of its own (the lease's conditional UPDATE): its result, with
     ``rowcount``. A single statement is atomic by itself, so on PostgreSQL it runs on an AUTOCOMMIT connection:
-    one round trip instead of BEGIN, the statement and COMMIT. On SQLite it is a ``unit_of_work`` (``write``: behind
+    one round trip instead of BEGIN, the statement and COMMIT. On SQLite it is a ``core_unit`` (``write``: behind
     the write gate), which costs no extra round trip there."""
     bind = _postgres_bind(sessions)
     if bind is None:
-        async with unit_of_work(sessions, write=write) as session:
-            return await run_core(session, statement, params)
+        async with core_unit(sessions, write=write) as connection:
+            return await prepared.execute(connection, statement, params)
     async with _autocommit(bind) as connection:
         return await prepared.execute(connection, statement, params)
 
@@ -255,6 +274,10 @@ class Database:
     def unit_of_work(self, *, write: bool = False) -> Any:
         """``async with db.unit_of_work() as session``: one transaction, committed once when the block succeeds."""
         return unit_of_work(self.sessions, write=write)
+
+    def core_unit(self, *, write: bool = False) -> Any:
+        """``async with db.core_unit() as connection``: ``unit_of_work`` without an ORM session (``run_core`` only)."""
+        return core_unit(self.sessions, write=write)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

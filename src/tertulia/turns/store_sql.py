@@ -228,7 +228,9 @@ class SqlTurnStore:
         conv = plan.conversation
         if conv is None:
             raise EngineError("The turn has no conversation to write to.", 500)
-        async with self.db.unit_of_work(write=True) as session:
+        # a plain turn's four statements all go through run_core: no ORM session (``core_unit``)
+        plain = not outcome.triggered_behavior and not outcome.conversation_completed
+        async with (self.db.core_unit if plain else self.db.unit_of_work)(write=True) as session:
             messages = _messages(plan, outcome, now)
             replay = {
                 "state": conv.state,  # where the turn started (the lease kept it unchanged since)

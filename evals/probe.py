@@ -17,6 +17,7 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
 * ``subject-asks-narrow``: "<subject> only asks a question, hesitates or refuses.";
 * ``greeting-subject``: only the greeting in the exits' subject;
 * ``said-first``: a ``user_said`` restatement before the pick;
+* ``partial``: a third stay after the greeting, ``PARTIAL`` (only part of what the step needs, or something else);
 * ``objective``: the greeting replaced by a stay built from the state's own objective ("The agent still has to
   <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
   the alternative and the greeting.
@@ -152,8 +153,22 @@ def _said_first(req: dict) -> dict[str, str]:
     return {}
 
 
+PARTIAL = "The user gives only part of what this step needs, or something else it did not ask for."
+
+
+def _partial(req: dict) -> dict[str, str]:
+    """A third stay, listed after the greeting: a detail that does not yet meet the exit."""
+    message, schema, enum = _parts(req)
+    last = [e for e in enum if e in STAYS][-1]
+    message["content"] = message["content"].replace(f"- {last}\n", f"- {last}\n- {PARTIAL}\n", 1)
+    at = enum.index(last) + 1
+    schema["properties"][DID_KEY]["enum"] = [*enum[:at], PARTIAL, *enum[at:]]
+    return {PARTIAL: OTHER}
+
+
 VARIANTS = {
     "same": lambda req: {},
+    "partial": _partial,
     "top1": _keep(1),
     "top2": _keep(2),
     "subject": _stays("{who}" + OTHER.removeprefix("The user"), True),

@@ -259,6 +259,20 @@ async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
+@asynccontextmanager
+async def read_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """``read_session`` without an ORM session, for reads that all go through ``run_core``: on PostgreSQL an
+    AUTOCOMMIT connection (each statement its own snapshot), on SQLite a plain pooled connection (pysqlite begins
+    no transaction for a SELECT, and returning it ends none)."""
+    bind = _postgres_bind(sessions)
+    if bind is not None:
+        async with _autocommit(bind) as connection:
+            yield connection
+        return
+    async with sessions.kw["bind"].connect() as connection:
+        yield connection
+
+
 class Database:
     """One engine + session factory per process."""
 

@@ -224,9 +224,7 @@ async def active_behaviors(
     """
     if rows is None:
         rows = await session.scalar(select(active_set_rows()), {"org_id": org_id})
-    sets = sorted(decoded(rows), key=lambda row: (parse_time(row[3]), row[0]))
-    applied = [(set_id, int(latest)) for set_id, services, latest, _ in sets if service_id in (services or [])]
-    found = {key: cached for key in applied if (cached := _versions.get(("behavior", org_id, *key))) is not None}
+    applied, found = _applied(org_id, service_id, rows)
     missing = [key for key in applied if key not in found]
     if missing:
         rows = await session.scalars(
@@ -243,6 +241,25 @@ async def active_behaviors(
             body = {"conversation_triggers": list(row.conversation_triggers), "actions": [dict(a) for a in row.actions]}
             _versions.put(("behavior", org_id, row.dynamic_behavior_set_id, row.version), body)
             found[(row.dynamic_behavior_set_id, row.version)] = body
+    return _versions_of(applied, found)
+
+
+def cached_active_behaviors(org_id: str, service_id: str, rows: Any) -> list[BehaviorVersion] | None:
+    """``active_behaviors`` from ``active_set_rows`` read by the caller, when every version row it needs is in the
+    process's version cache (the steady state: no session needed); None when one is missing."""
+    applied, found = _applied(org_id, service_id, rows)
+    return _versions_of(applied, found) if len(found) == len(applied) else None
+
+
+def _applied(org_id: str, service_id: str, rows: Any) -> tuple[list[tuple[str, int]], dict[tuple[str, int], Any]]:
+    """The (set, latest version) pairs applied to the service, oldest set first, and those of them cached."""
+    sets = sorted(decoded(rows), key=lambda row: (parse_time(row[3]), row[0]))
+    applied = [(set_id, int(latest)) for set_id, services, latest, _ in sets if service_id in (services or [])]
+    found = {key: cached for key in applied if (cached := _versions.get(("behavior", org_id, *key))) is not None}
+    return applied, found
+
+
+def _versions_of(applied: list[tuple[str, int]], found: dict[tuple[str, int], Any]) -> list[BehaviorVersion]:
     return [
         BehaviorVersion(set_id=set_id, version=version, conversation_triggers=body["conversation_triggers"],
                         actions=body["actions"])

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tertulia.analysis.memory_store import UserMemoryStore
 from tertulia.conversation import lease
@@ -30,7 +30,7 @@ from tertulia.conversation import repository as conversations
 from tertulia.conversation.models import Conversation
 from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.core.clock import utcnow
-from tertulia.core.db import Database, read_session, run_core
+from tertulia.core.db import Database, read_connection, read_session, run_core
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
@@ -116,12 +116,25 @@ class SqlTurnStore:
         replays: bool = True,
     ) -> TurnInputs:
         conv = conversation
+        if self._reads is None and versions is not None:  # a streamed turn's own read: no ORM session when cached
+            async with read_connection(self.db.sessions) as connection:
+                row = await self._inputs(connection, conv, conv.created_at, recent=recent, replays=replays)
+            behaviors = resolution.cached_active_behaviors(conv.org_id, conv.service_id, row.t_sets)
+            if behaviors is None:
+                async with self._session() as session:
+                    behaviors = await resolution.active_behaviors(session, conv.org_id, conv.service_id,
+                                                                  rows=row.t_sets)
+            return self._inputs_of(conv, versions, behaviors, row, replays)
         async with self._session() as session:
             if versions is None:
                 versions = await resolve_pinned(session, conv.org_id, conv.service_id, conv.version_set_info,
                                                 behaviors=False)
             row = await self._inputs(session, conv, conv.created_at, recent=recent, replays=replays)
             behaviors = await resolution.active_behaviors(session, conv.org_id, conv.service_id, rows=row.t_sets)
+        return self._inputs_of(conv, versions, behaviors, row, replays)
+
+    def _inputs_of(self, conv: ConversationView, versions: PinnedVersions, behaviors: list, row: Any,
+                   replays: bool) -> TurnInputs:
         # the repository's rows have StoredMessage's fields in its order (id, interaction, type, text, time, position)
         transcript = list(map(StoredMessage._make, conversations.transcript_from_rows(row.t_transcript)))
         done = conversations.replays_from_rows(row.t_replays) if replays else {}
@@ -150,7 +163,7 @@ class SqlTurnStore:
                           self._memories(conv, bool(row.t_has_memories)))
 
     @staticmethod
-    async def _inputs(session: AsyncSession, conv: ConversationView, before: Any, *, recent: int | None,
+    async def _inputs(session: AsyncSession | AsyncConnection, conv: ConversationView, before: Any, *, recent: int | None,
                       replays: bool) -> Any:
         statement = _INPUTS[(recent is not None, replays)]
         params = {"org_id": conv.org_id, "conversation_id": conv.id, "user_id": conv.user_id,

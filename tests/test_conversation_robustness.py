@@ -227,3 +227,22 @@ async def test_lease_is_renewed_while_a_long_turn_streams(client, tenant, runtim
     assert types_of(events_of(await turn))[-1] == "interaction-complete"
     assert len(seen) >= 2  # the expiry moved forward while the turn ran
     assert max(seen) > utcnow() + timedelta(seconds=lease.LEASE_SECONDS - 30)
+
+
+async def test_a_lease_taken_over_mid_turn_discards_the_turn(client, tenant, runtime, slow_llm):
+    """The outcome's write is conditional on still holding the lease (on SQLite, checked inside the one-trip batch):
+    a turn whose lease another process took over meanwhile ends in a 409 error event and writes nothing."""
+    svc = await make_service(client, tenant)
+    conversation_id, _ = await start(client, tenant, svc.service_id)
+    before = await _snapshot(runtime, conversation_id)
+    slow_llm.delay = 0.3
+    turn = asyncio.create_task(interact(client, tenant, conversation_id, "taken over"))
+    await _wait_for_lease(runtime, conversation_id)
+    async with runtime.db.sessions() as s:
+        await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(
+            lock_token="other-process", lock_expires_at=utcnow() + timedelta(seconds=300)))
+        await s.commit()
+    events = events_of(await turn)
+    assert events[-1]["type"] == "error" and events[-1]["http_error_code"] == 409, events[-1]
+    after = await _snapshot(runtime, conversation_id)
+    assert after[:6] == before[:6] and after[6] == "other-process"  # nothing written, the other holder kept it

@@ -245,25 +245,25 @@ async def append_turn(
     final_message_id: str,
     finished: bool,
     now: datetime,
-) -> int | None:
+) -> int:
     """Add one completed interaction with its messages to the conversation and move the conversation on (state,
     counters, the recall queries run so far, final message; finished when the turn ended it), releasing the lease
     ``token``.
 
-    The conversation's UPDATE is conditional on ``lock_token = token``: it is the lease check itself. None (and
-    nothing added) when the lease is no longer held. The holder of the lease knows the conversation as it was when
+    The conversation's UPDATE is conditional on ``lock_token = token``: it is the lease check itself, guarded
+    (``expect_rows=1``): when the lease is no longer held ``core.prepared.StaleWrite`` is raised and the unit of work
+    rolls back, so nothing is added. It runs first and reads nothing back, so a ``core_batch`` can run it with the
+    INSERTs in one trip. The holder of the lease knows the conversation as it was when
     the lease was taken (no turn can complete in between), so ``sequence`` (the interaction's number) and
     ``after_position`` (the last message's position, -1 for none) come from the caller: no read here.
     Returns how many of the messages are visible (user, agent and external-event messages).
     """
     visible = sum(1 for m in messages if m["message_type"] in VISIBLE_TYPES)
-    moved = await run_core(session, _TURN_UPDATE[bool(finished)], {
+    await run_core(session, _TURN_UPDATE[bool(finished)], {
         "b_org_id": org_id, "b_conversation_id": conversation_id, "b_token": token, "b_state": state,
         "active_behavior": active_behavior, "b_queries": performed_queries or None, "visible": visible,
         "b_final_message_id": final_message_id, "now": now,
-    })
-    if moved.rowcount != 1:
-        return None
+    }, expect_rows=1)
     # Core INSERTs (the rows are not needed as objects afterwards): the messages in one multi-row statement
     await run_core(session, _INSERT_INTERACTION, {
         "id": interaction_id, "org_id": org_id, "conversation_id": conversation_id, "sequence": sequence,

@@ -196,17 +196,54 @@ async def core_unit(sessions: async_sessionmaker[AsyncSession], *, write: bool =
             gate.release()
 
 
+@asynccontextmanager
+async def core_batch(sessions: async_sessionmaker[AsyncSession], *, write: bool = False) -> AsyncIterator[Any]:
+    """``core_unit`` for a unit that only writes through ``run_core`` and reads nothing back but guarded row counts
+    (``expect_rows``): on SQLite its statements are queued and run, COMMIT included, in ONE trip to the connection's
+    thread when the block completes (``prepared.Batch``); elsewhere it is ``core_unit``. A guard that fails raises
+    ``prepared.StaleWrite`` with everything rolled back, as an error does; a block that raises runs nothing."""
+    if _postgres_bind(sessions) is not None:
+        async with core_unit(sessions, write=write) as connection:
+            yield connection
+        return
+    gate = _write_gate(sessions) if write else None
+    if gate is not None:
+        await gate.acquire()
+    try:
+        async with sessions.kw["bind"].connect() as connection:
+            batch = prepared.Batch(connection)
+            yield batch
+            await batch.flush()
+    finally:
+        if gate is not None:
+            gate.release()
+
+
 _HELD = "tertulia.core.db.run_core"  # session.info key: (the session's transaction, its connection)
 
 
-async def run_core(session: AsyncSession | AsyncConnection, statement: Any, params: Any = None) -> Any:
+async def run_core(session: AsyncSession | AsyncConnection | prepared.Batch, statement: Any, params: Any = None, *,
+                   expect_rows: int | None = None) -> Any:
     """Run a prebuilt Core statement (built on ``Table`` columns) on the session's connection, inside its
     transaction, past the ORM's execution layer and, on the shipped drivers, past SQLAlchemy's per-statement
     execution context too (``core.prepared``: compiled once, run on the driver). For the per-turn statements:
     through ``session.execute`` the ORM re-annotates a DML statement on every call, so SQLAlchemy re-derives its
-    cache key each time. Given a ``core_unit``'s connection, on that connection."""
+    cache key each time. Given a ``core_unit``'s connection, on that connection; given a ``core_batch``'s batch,
+    queued (None is returned). ``expect_rows``: the number of rows the statement must change, else
+    ``prepared.StaleWrite`` (raised inside the unit, which then rolls back)."""
+    if isinstance(session, prepared.Batch):
+        session.add(statement, params, expect_rows)
+        return None
     if isinstance(session, AsyncConnection):
-        return await prepared.execute(session, statement, params)
+        done = await prepared.execute(session, statement, params)
+    else:
+        done = await _run_in_session(session, statement, params)
+    if expect_rows is not None and done.rowcount != expect_rows:
+        raise prepared.StaleWrite(f"{done.rowcount} rows changed, {expect_rows} expected")
+    return done
+
+
+async def _run_in_session(session: AsyncSession, statement: Any, params: Any) -> Any:
     transaction = session.sync_session.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and transaction is not None and held[0] is transaction and transaction.is_active:
@@ -288,6 +325,10 @@ class Database:
     def unit_of_work(self, *, write: bool = False) -> Any:
         """``async with db.unit_of_work() as session``: one transaction, committed once when the block succeeds."""
         return unit_of_work(self.sessions, write=write)
+
+    def core_batch(self, *, write: bool = False) -> Any:
+        """``async with db.core_batch() as unit``: ``core_unit`` whose writes go in one trip on SQLite."""
+        return core_batch(self.sessions, write=write)
 
     def core_unit(self, *, write: bool = False) -> Any:
         """``async with db.core_unit() as connection``: ``unit_of_work`` without an ORM session (``run_core`` only)."""

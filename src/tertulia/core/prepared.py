@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_cursor
 
-from tertulia.core.sqlite_driver import OneHopCursor
+from tertulia.core.sqlite_driver import OneHopConnection, OneHopCursor, run_batch
 
 _REQUIRED = object()
 _MAX_PLANS = 512  # per dialect: prebuilt statements are few; a caller building statements per call only recompiles
@@ -181,3 +181,50 @@ async def execute(connection: Any, statement: Any, params: Any = None) -> Any:
                                          dialect=dialect) from error
     rows = plan.rows(dialect, cursor.description, cursor.fetchall()) if plan.is_select else []
     return Result(cursor.rowcount, rows)
+
+
+class StaleWrite(Exception):
+    """A guarded statement (``expect_rows``) changed another number of rows than expected; its unit of work was rolled
+    back (the conversation's lease was lost, say)."""
+
+
+class Batch:
+    """Statements queued by ``core.db.run_core`` inside a ``core.db.core_batch`` and run at its end in ONE trip to
+    SQLite's connection thread, COMMIT included (a plain turn's outcome: five trips before). Nothing is read back but
+    each guarded statement's row count, checked on that thread: a mismatch rolls everything back (``StaleWrite``).
+    When the trip is not possible (a statement the fast path cannot run as compiled, a statement listener such as
+    tracing's), the statements run one by one in a transaction of the connection, with the same guards."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.items: list[tuple[Any, Any, int | None]] = []
+
+    def add(self, statement: Any, params: Any, expect_rows: int | None) -> None:
+        self.items.append((statement, params, expect_rows))
+
+    async def flush(self) -> None:
+        sync = self.connection.sync_connection
+        dialect = sync.dialect
+        listened = sync._has_events or sync.engine._has_events
+        raw = sync._dbapi_connection
+        adapted = raw.dbapi_connection if raw is not None and not listened else None
+        plans = [plan_for(st, dialect, params) for st, params, _ in self.items] if adapted is not None else [None]
+        if not isinstance(adapted, OneHopConnection) or any(plan is None for plan in plans):
+            async with self.connection.begin():
+                for statement, params, expected in self.items:
+                    done = await execute(self.connection, statement, params)
+                    if expected is not None and done.rowcount != expected:
+                        raise StaleWrite(f"{done.rowcount} rows changed, {expected} expected")
+            return
+        batch = [(plan.sql, [plan.values(p) for p in params] if isinstance(params, list) else plan.values(params or {}),
+                  isinstance(params, list), expected)
+                 for plan, (_, params, expected) in zip(plans, self.items, strict=True)]
+        try:
+            stale = await run_batch(adapted, batch)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, adapted, None):
+                sync.invalidate(error)
+            raise sa_exc.DBAPIError.instance("(batch)", None, error, dialect.loaded_dbapi.Error,
+                                             dialect=dialect) from error
+        if stale is not None:
+            raise StaleWrite(f"statement {stale} of the batch changed another number of rows than expected")

@@ -47,6 +47,31 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
+def _run_batch(connection: sqlite3.Connection, items: list[tuple[str, Any, bool, int | None]]) -> int | None:
+    """On the connection's thread: each ``(sql, values, many, expected rows)`` in order, then COMMIT. A statement
+    that changes another number of rows than expected rolls everything back and its index is returned; an error
+    rolls everything back and is raised. None: all committed."""
+    try:
+        for index, (operation, parameters, many, expected) in enumerate(items):
+            cursor = connection.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                else:
+                    cursor.execute(operation, parameters)
+                if expected is not None and cursor.rowcount != expected:
+                    connection.rollback()
+                    return index
+            finally:
+                cursor.close()
+        connection.commit()
+        return None
+    except BaseException:
+        if connection.in_transaction:
+            connection.rollback()
+        raise
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose statement runs in one call on the connection's thread (no aiosqlite cursor)."""
 
@@ -100,6 +125,14 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             connection = self._connection
             self._result, rows = await connection._execute(_run, connection._conn, operation, parameters, many)
             self._rows = collections.deque(rows or ())
+
+
+async def run_batch(adapted: Any, items: list[tuple[str, Any, bool, int | None]]) -> int | None:
+    """``_run_batch`` in ONE trip to the connection's thread (``adapted``: a ``OneHopConnection`` with no
+    transaction of SQLAlchemy's open on it)."""
+    async with adapted._execute_mutex:
+        connection = adapted._connection
+        return await connection._execute(_run_batch, connection._conn, items)
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):

@@ -31,6 +31,7 @@ from tertulia.conversation.models import Conversation
 from tertulia.conversation.postprocessing import schedule_post_processing
 from tertulia.core.clock import utcnow
 from tertulia.core.db import Database, read_connection, read_session, run_core
+from tertulia.core.prepared import StaleWrite
 from tertulia.core.ids import new_object_id
 from tertulia.dynamic_behavior_set import repository as behaviors
 from tertulia.engine.contract import EngineError, TurnOutcome
@@ -70,6 +71,9 @@ def _inputs_statement(*, recent: bool, replays: bool) -> Any:
 
 _INPUTS = {(recent, replays): _inputs_statement(recent=recent, replays=replays)
            for recent in (False, True) for replays in (False, True)}
+
+
+TAKEN_OVER = "The conversation was taken over by another request; the turn was discarded."
 
 
 def view_of(conv: Any) -> ConversationView:
@@ -241,9 +245,16 @@ class SqlTurnStore:
         conv = plan.conversation
         if conv is None:
             raise EngineError("The turn has no conversation to write to.", 500)
-        # a plain turn's four statements all go through run_core: no ORM session (``core_unit``)
+        # a plain turn's four statements all go through run_core and read nothing back: no ORM session, and on
+        # SQLite one trip to the connection's thread, COMMIT included (``core_batch``)
         plain = not outcome.triggered_behavior and not outcome.conversation_completed
-        async with (self.db.core_unit if plain else self.db.unit_of_work)(write=True) as session:
+        try:
+            await self._write(plan, outcome, now, conv, plain)
+        except StaleWrite:  # the lease check (append_turn's guarded UPDATE): everything was rolled back
+            raise EngineError(TAKEN_OVER, 409) from None
+
+    async def _write(self, plan: TurnPlan, outcome: TurnOutcome, now: Any, conv: ConversationView, plain: bool) -> None:
+        async with (self.db.core_batch if plain else self.db.unit_of_work)(write=True) as session:
             messages = _messages(plan, outcome, now)
             replay = {
                 "state": conv.state,  # where the turn started (the lease kept it unchanged since)
@@ -260,8 +271,6 @@ class SqlTurnStore:
                 performed_queries=list(dict.fromkeys([*conv.performed_queries, *(outcome.performed_queries or [])])),
                 final_message_id=plan.agent_message_id, finished=bool(outcome.conversation_completed), now=now,
             )
-            if visible is None:
-                raise EngineError("The conversation was taken over by another request; the turn was discarded.", 409)
             if outcome.triggered_behavior:
                 await behaviors.record_invocation(
                     session, plan.org_id, set_id=outcome.triggered_behavior[0],

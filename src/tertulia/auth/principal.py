@@ -42,16 +42,15 @@ class Principal:
     def __post_init__(self) -> None:
         if self.index is None:
             self.index = index_grants(self.grants)
-        self._by_name = self.index
 
     def has(self, permission: str, attrs: Mapping[str, Any] | None = None) -> bool:
         """Whether some grant allows ``permission`` on a resource with these attributes."""
         attrs = attrs or {}
-        return any(grant_allows(g, permission, attrs, self.user_id) for g in self._by_name.get(permission, ()))
+        return any(grant_allows(g, permission, attrs, self.user_id) for g in self.index.get(permission, ()))
 
     def has_any_grant(self, permission: str) -> bool:
         """Whether the caller holds ``permission`` at all (possibly only under conditions)."""
-        return permission in self._by_name
+        return permission in self.index
 
     def require(self, permission: str, attrs: Mapping[str, Any] | None = None) -> None:
         if not self.has(permission, attrs):

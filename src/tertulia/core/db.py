@@ -153,6 +153,17 @@ def _write_gate(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | No
 
 
 @asynccontextmanager
+async def _gated(sessions: async_sessionmaker[AsyncSession], write: bool) -> AsyncIterator[None]:
+    """Hold SQLite's write gate for the block when ``write`` (nothing on PostgreSQL, or for a unit that only reads)."""
+    gate = _write_gate(sessions) if write else None
+    if gate is None:
+        yield
+        return
+    async with gate:
+        yield
+
+
+@asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: bool = False) -> AsyncIterator[AsyncSession]:
     """One transaction: commit once when the block completes, roll back when it raises.
 
@@ -163,20 +174,13 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession], *, write: boo
     ``write=True`` marks a short transaction that is known to write (the lease, a turn's outcome): on SQLite it
     first queues on the process's write gate (never nest two of them).
     """
-    gate = _write_gate(sessions) if write else None
-    if gate is not None:
-        await gate.acquire()
-    try:
-        async with sessions() as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-    finally:
-        if gate is not None:
-            gate.release()
+    async with _gated(sessions, write), sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 @asynccontextmanager
@@ -185,15 +189,8 @@ async def core_unit(sessions: async_sessionmaker[AsyncSession], *, write: bool =
     turn's outcome, the lease on SQLite): one transaction on a pooled connection, committed once when the block
     completes, rolled back when it raises; ``write`` queues on SQLite's write gate as ``unit_of_work`` does. Creating,
     committing and closing an ORM session costs about as much CPU as a prepared statement."""
-    gate = _write_gate(sessions) if write else None
-    if gate is not None:
-        await gate.acquire()
-    try:
-        async with sessions.kw["bind"].begin() as connection:
-            yield connection
-    finally:
-        if gate is not None:
-            gate.release()
+    async with _gated(sessions, write), sessions.kw["bind"].begin() as connection:
+        yield connection
 
 
 @asynccontextmanager
@@ -206,17 +203,10 @@ async def core_batch(sessions: async_sessionmaker[AsyncSession], *, write: bool 
         async with core_unit(sessions, write=write) as connection:
             yield connection
         return
-    gate = _write_gate(sessions) if write else None
-    if gate is not None:
-        await gate.acquire()
-    try:
-        async with sessions.kw["bind"].connect() as connection:
-            batch = prepared.Batch(connection)
-            yield batch
-            await batch.flush()
-    finally:
-        if gate is not None:
-            gate.release()
+    async with _gated(sessions, write), sessions.kw["bind"].connect() as connection:
+        batch = prepared.Batch(connection)
+        yield batch
+        await batch.flush()
 
 
 _HELD = "tertulia.core.db.run_core"  # session.info key: (the session's transaction, its connection)
@@ -238,8 +228,7 @@ async def run_core(session: AsyncSession | AsyncConnection | prepared.Batch, sta
         done = await prepared.execute(session, statement, params)
     else:
         done = await _run_in_session(session, statement, params)
-    if expect_rows is not None and done.rowcount != expect_rows:
-        raise prepared.StaleWrite(f"{done.rowcount} rows changed, {expect_rows} expected")
+    prepared.guard(done.rowcount, expect_rows)
     return done
 
 
@@ -329,10 +318,6 @@ class Database:
     def core_batch(self, *, write: bool = False) -> Any:
         """``async with db.core_batch() as unit``: ``core_unit`` whose writes go in one trip on SQLite."""
         return core_batch(self.sessions, write=write)
-
-    def core_unit(self, *, write: bool = False) -> Any:
-        """``async with db.core_unit() as connection``: ``unit_of_work`` without an ORM session (``run_core`` only)."""
-        return core_unit(self.sessions, write=write)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

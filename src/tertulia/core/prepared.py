@@ -188,6 +188,12 @@ class StaleWrite(Exception):
     back (the conversation's lease was lost, say)."""
 
 
+def guard(rowcount: int, expected: int | None) -> None:
+    """``StaleWrite`` unless a guarded statement changed ``expected`` rows (None: not guarded)."""
+    if expected is not None and rowcount != expected:
+        raise StaleWrite(f"{rowcount} rows changed, {expected} expected")
+
+
 class Batch:
     """Statements queued by ``core.db.run_core`` inside a ``core.db.core_batch`` and run at its end in ONE trip to
     SQLite's connection thread, COMMIT included (a plain turn's outcome: five trips before). Nothing is read back but
@@ -212,9 +218,7 @@ class Batch:
         if not isinstance(adapted, OneHopConnection) or any(plan is None for plan in plans):
             async with self.connection.begin():
                 for statement, params, expected in self.items:
-                    done = await execute(self.connection, statement, params)
-                    if expected is not None and done.rowcount != expected:
-                        raise StaleWrite(f"{done.rowcount} rows changed, {expected} expected")
+                    guard((await execute(self.connection, statement, params)).rowcount, expected)
             return
         batch = [(plan.sql, [plan.values(p) for p in params] if isinstance(params, list) else plan.values(params or {}),
                   isinstance(params, list), expected)

@@ -103,9 +103,10 @@ async def test_behaviors_are_judged_per_candidate_and_a_yes_no_answer_still_reso
 
 async def test_the_bare_greeting_stays_too():
     llm = ScriptedLLM()
-    llm.script_decision("SelectNextAction", did(GREETING))
-    res = await run(request(BOOKING, "Hello?", state="greet"), contrast(llm))
-    assert res.insights["current_state_name"] == "greet"
+    llm.script_decision("SelectNextAction", did(GREETING, "Ask for a day"))
+    res = await run(request(BOOKING, "Hello, what do you need from me?", state="collect"), contrast(llm))
+    assert res.insights["current_state_name"] == "collect"
+    assert res.insights["current_state_action"] == "Ask for a day"
     assert llm.calls["SelectNextAction"] == 1 and llm.calls["EngageUser"] == 1  # a plain turn: 2 sequential calls
 
 

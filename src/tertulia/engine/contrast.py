@@ -30,11 +30,12 @@ def shown_exits(ranking: Ranking) -> list[int]:
     return ranking.order[:CONTRAST_EXITS] if ranking.sims is not None else list(ranking.order)
 
 
-def contrast_tail(intro: list[str], exit_texts: list[str], ranking: Ranking,
-                  action_texts: list[str]) -> tuple[list[str], dict[str, Any], list[int]]:
-    """The end of the prompt after ``intro``, its schema, and the exits it offers (indexes into ``exit_texts``)."""
+def contrast_tail(intro: list[str], exit_texts: list[str], ranking: Ranking, action_texts: list[str],
+                  offer_exits: bool = True) -> tuple[list[str], dict[str, Any], list[int]]:
+    """The end of the prompt after ``intro``, its schema, and the exits it offers (indexes into ``exit_texts``).
+    ``offer_exits=False`` (a bare greeting, ``engine/greeting.py``): only the stays, to pick the action by."""
     stays = [OTHER] + ([GREETING] if GREETING.lower() not in (t.lower() for t in exit_texts) else [])
-    shown = shown_exits(ranking)
+    shown = shown_exits(ranking) if offer_exits else []
     choices = [*stays, *(exit_texts[j] for j in shown)]
     tail = intro + bullet("Which of these describes what the user just said?", choices)
     properties: dict[str, Any] = {DID_KEY: {"type": "string", "enum": choices}}

@@ -39,6 +39,7 @@ from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
 from tertulia.engine.graph import target_label
+from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
     bullet,
     closing_answer,
@@ -270,10 +271,17 @@ async def _contrast_action(
 ) -> tuple[str, int]:
     """One pick that DESCRIBES what the user just said: a concrete alternative (``OTHER``: a question, a hesitation, a
     refusal, something else) instead of an abstract "stay", the bare greeting, or the exit condition closest to the
-    message (``shown_exits``; every exit, in the seeded order, without an embedder)."""
+    message (``shown_exits``; every exit, in the seeded order, without an embedder). A bare greeting is offered no
+    exit (``engine/greeting.py``), and with one action and no tools it makes no call at all."""
+    said = latest_input(ctx.request)
+    greeting = is_bare_greeting(said, agent_name(ctx.request.agent)) and not speaks_of_greeting(
+        [str(e.get("description", "")) for e in exits])
+    if greeting and len(actions) <= 1 and not rounds:
+        return "action", 0  # nothing a greeting can meet, one action: no call to make
     seen = await _seen(ctx, state, actions, exits, entered_by)
     exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
-    tail, schema, shown = contrast_tail(_intro(seen.said, entered_by), exit_texts, ranking, action_texts)
+    tail, schema, shown = contrast_tail(_intro(seen.said, entered_by), exit_texts, ranking, action_texts,
+                                        offer_exits=not greeting)
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)

@@ -18,6 +18,8 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
 * ``greeting-subject``: only the greeting in the exits' subject;
 * ``said-first``: a ``user_said`` restatement before the pick;
 * ``partial``: a third stay after the greeting, ``PARTIAL`` (only part of what the step needs, or something else);
+* ``examples``: worked examples from other conversations (``EXAMPLES``) before the latest message (dropped, session
+  10: it moves the model toward staying on details, right and wrong alike);
 * ``objective``: the greeting replaced by a stay built from the state's own objective ("The agent still has to
   <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
   the alternative and the greeting.
@@ -166,8 +168,32 @@ def _partial(req: dict) -> dict[str, str]:
     return {PARTIAL: OTHER}
 
 
+EXAMPLES = [  # (the exit on offer, what the user says, the right pick: None for the exit)
+    ("The customer has given their email address.", "Hey!", GREETING),
+    ("The customer says the printer works now.", "It's a LaserJet 200, bought in March.", OTHER),
+    ("The customer has given both an email address and a phone number.", "Sure: ana.b@example.org", OTHER),
+    ("The customer has given their phone number.", "Why would you need my number?", OTHER),
+    ("The customer has given their order number.", "Sure, it's 4471-22.", None),
+    ("The customer has a problem with a payment.", "My card keeps getting declined at checkout.", None),
+    ("The customer says the printer works now.", "OK it prints again, thank you!", None),
+]
+
+
+def _examples(req: dict) -> dict[str, str]:
+    """Worked examples from other conversations, before the latest message: a greeting, details the step asked for
+    that do not meet its exit yet, a question, and two messages that do meet their exit."""
+    message, _, _ = _parts(req)
+    lines = ["## Examples from other conversations (how to pick)"]
+    lines += [f'- Exit offered: "{exit_}" The user says: "{said}" Pick: "{pick or exit_}"'
+              for exit_, said, pick in EXAMPLES]
+    message["content"] = message["content"].replace("## What the user just said", "\n".join(lines) +
+                                                    "\n\n## What the user just said", 1)
+    return {}
+
+
 VARIANTS = {
     "same": lambda req: {},
+    "examples": _examples,
     "partial": _partial,
     "top1": _keep(1),
     "top2": _keep(2),

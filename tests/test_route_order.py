@@ -46,3 +46,40 @@ def test_each_route_is_served_by_its_own_router():
             if first != index:
                 wrong.append((method, path, first))
     assert not wrong, wrong
+
+
+def test_domain_router_skips_paths_of_other_routers_and_follows_new_routes():
+    """A domain router answers NONE at once for a path whose segment after the organization is none of its literals,
+    serves its own paths as before, and sees a route added after its first request; a router with a parameter
+    right after the organization is matched route by route."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from tertulia.core.routing import DomainRouter
+
+    # as domain_router() builds them, without its rate-limit dependencies (they need the app's runtime)
+    first, other = DomainRouter(prefix="/v1/{organization}"), DomainRouter(prefix="/v1/{organization}")
+
+    @first.get("/alpha/{item}", operation_id="alpha")
+    async def alpha(organization: str, item: str) -> dict[str, str]:
+        return {"router": "first", "item": item}
+
+    @other.get("/{anything}/beta", operation_id="beta")
+    async def beta(organization: str, anything: str) -> dict[str, str]:
+        return {"router": "other", "anything": anything}
+
+    app = FastAPI()
+    app.include_router(first)
+    app.include_router(other)
+    with TestClient(app) as client:
+        assert client.get("/v1/org/alpha/7").json() == {"router": "first", "item": "7"}
+        assert client.get("/v1/org/gamma/beta").json() == {"router": "other", "anything": "gamma"}
+        assert client.get("/v1/org/gamma/7").status_code == 404
+        assert first._first_segments() == frozenset({"alpha"}) and other._first_segments() is None
+
+        @first.get("/gamma/{item}", operation_id="gamma")
+        async def gamma(organization: str, item: str) -> dict[str, str]:
+            return {"router": "first", "gamma": item}
+
+        assert client.get("/v1/org/gamma/7").json() == {"router": "first", "gamma": "7"}
+        assert first._first_segments() == frozenset({"alpha", "gamma"})

@@ -9,15 +9,54 @@ import re
 
 from fastapi import APIRouter, Depends
 from fastapi import routing as fastapi_routing
-from starlette.routing import compile_path
+from starlette._utils import get_route_path
+from starlette.routing import Match, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tertulia.core.message_limits import message_limits
 from tertulia.core.ratelimit import rate_limit
 
 
+ORG_PREFIX = "/v1/{organization}/"
+
+
+class DomainRouter(APIRouter):
+    """An ``APIRouter`` whose routes all sit under ``/v1/{organization}/<literal>...``: it tells in one split that a
+    path cannot be its own (the segment after the organization is none of its literals) instead of trying each
+    route's regex. FastAPI matches the app's included routers one by one, so a request to a router late in
+    ``app.DOMAINS`` paid every earlier router's regexes. A router with any other route shape (a parameter or nothing
+    after the organization, a nested router) is matched as FastAPI does. Recomputed when its routes change."""
+
+    _firsts: tuple[Any, frozenset[str] | None] = (None, None)
+
+    def _first_segments(self) -> frozenset[str] | None:
+        key = (self._routes_version, len(self.routes))
+        if self._firsts[0] != key:
+            firsts: set[str] | None = set()
+            for route in self.routes:
+                path = getattr(route, "path_format", None)
+                if not isinstance(route, fastapi_routing.APIRoute) or not path or not path.startswith(ORG_PREFIX):
+                    firsts = None
+                    break
+                first = path[len(ORG_PREFIX):].split("/", 1)[0]
+                if not first or "{" in first:
+                    firsts = None
+                    break
+                firsts.add(first)
+            self._firsts = (key, frozenset(firsts) if firsts is not None else None)
+        return self._firsts[1]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        firsts = self._first_segments()
+        if firsts is not None:
+            parts = get_route_path(scope).split("/", 4)  # "", "v1", organization, first segment, rest
+            if len(parts) < 4 or parts[1] != "v1" or parts[3] not in firsts:
+                return Match.NONE, {}
+        return super().matches(scope)
+
+
 def domain_router(tag: str) -> APIRouter:
-    return APIRouter(
+    return DomainRouter(
         prefix="/v1/{organization}",
         tags=[tag],
         dependencies=[Depends(rate_limit), Depends(message_limits)],

@@ -9,7 +9,6 @@ import re
 
 from fastapi import APIRouter, Depends
 from fastapi import routing as fastapi_routing
-from starlette._utils import get_route_path
 from starlette.routing import Match, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,7 +29,7 @@ class DomainRouter(APIRouter):
     _firsts: tuple[Any, frozenset[str] | None] = (None, None)
 
     def _first_segments(self) -> frozenset[str] | None:
-        key = (self._routes_version, len(self.routes))
+        key = (getattr(self, "_routes_version", None), len(self.routes))  # FastAPI's counter where it has one
         if self._firsts[0] != key:
             firsts: set[str] | None = set()
             for route in self.routes:
@@ -49,10 +48,18 @@ class DomainRouter(APIRouter):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         firsts = self._first_segments()
         if firsts is not None:
-            parts = get_route_path(scope).split("/", 4)  # "", "v1", organization, first segment, rest
+            parts = _route_path(scope).split("/", 4)  # "", "v1", organization, first segment, rest
             if len(parts) < 4 or parts[1] != "v1" or parts[3] not in firsts:
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path a router matches: the request path without the app's ``root_path`` (as Starlette computes it)."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] == "/":
+        return path[len(root):]
+    return path
 
 
 def domain_router(tag: str) -> APIRouter:

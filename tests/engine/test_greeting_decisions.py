@@ -14,14 +14,16 @@ from tests.engine.test_contrast_decisions import BOOKING, contrast, did
 
 
 @pytest.mark.parametrize("text", ["Hello", "Hello?", "Hi", "hi there!", "Hey", "Good morning, Amigo",
-                                  "Hola, buenos días", "Bonjour", "Hello hello"])
+                                  "Hola, buenos días", "Bonjour", "Hello hello",
+                                  "Good evening!", "Buenas tardes"])
 def test_salutations_alone_are_bare_greetings(text):
     assert is_bare_greeting(text, "Amigo")
 
 
 @pytest.mark.parametrize("text", ["Hello, this is an emergency", "Hi, I'm Daniel Okafor.", "Good.", "Hi 911",
                                   "Hi, I'd like to book an appointment", "", "Hey, cancel it", "Morning pills?"
-                                  " I take them at 8", "Hi Maria"])
+                                  " I take them at 8", "Hi Maria", "Evening.",
+                                  "Morning works best", "Good.", "Afternoon, if possible"])
 def test_anything_else_is_a_real_message(text):
     assert not is_bare_greeting(text, "Amigo")
 

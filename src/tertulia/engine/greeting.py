@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 
 SALUTATIONS = frozenset({
-    "hi", "hello", "hey", "heya", "hiya", "howdy", "greetings", "yo", "morning", "afternoon", "evening",
-    "hola", "buenas", "buenos", "dias", "días", "bonjour", "bonsoir", "salut", "hallo", "servus", "moin", "ciao",
-    "olá", "ola", "oi", "namaste",
+    "hi", "hello", "hey", "heya", "hiya", "howdy", "greetings", "yo", "hola", "bonjour", "bonsoir", "salut", "hallo",
+    "servus", "moin", "ciao", "olá", "ola", "oi", "namaste",
 })
-FILLERS = frozenset({"there", "again", "all", "everyone", "everybody", "folks", "guys", "team", "good", "dear",
-                     "oh", "um", "uh", "so", "and", "to", "you", "tardes", "noches"})
+# a time of day greets only after "good" (or its Spanish form): alone, "Evening." answers "which time suits you?"
+PHRASES = re.compile(r"\b(good (morning|afternoon|evening|day)|buen[oa]s (d[ií]as|tardes|noches))\b", re.IGNORECASE)
+FILLERS = frozenset({"there", "again", "all", "everyone", "everybody", "folks", "guys", "team", "dear", "oh", "um",
+                     "uh", "and", "to", "you"})
 GREETING_EXIT = re.compile(r"\b(greet\w*|hello|hi|salut\w*|says? hey)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -29,7 +30,7 @@ def is_bare_greeting(text: str, agent_name: str | None = None) -> bool:
     least. Digits or any other word make it a real message."""
     if not text or any(ch.isdigit() for ch in text) or len(text) > 80:
         return False
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in _WORD.findall(PHRASES.sub(" hello ", text))]
     names = {w.lower() for w in _WORD.findall(agent_name or "")}
     if not words or not any(w in SALUTATIONS for w in words):
         return False

@@ -1,5 +1,6 @@
-"""The embedded SQLite driver (``core/sqlite_driver.py``): one call on aiosqlite's connection thread per statement,
-and still every DBAPI behaviour SQLAlchemy reads (rows, row counts, last row ids, errors, rollback)."""
+"""The embedded SQLite driver (``core/sqlite_driver.py``): one call on aiosqlite's connection thread per write, none
+per read (a SELECT runs on the event loop's thread), and still every DBAPI behaviour SQLAlchemy reads (rows, row
+counts, last row ids, errors, rollback)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def _hops(connection: sa.ext.asyncio.AsyncConnection, calls: list[str]) ->
     inner._execute = spy
 
 
-def test_each_statement_is_one_call_on_the_connection_thread(engine) -> None:  # noqa: ANN001
+def test_each_write_is_one_call_on_the_connection_thread_and_a_read_none(engine) -> None:  # noqa: ANN001
     async def scenario() -> list[str]:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
@@ -58,7 +59,7 @@ def test_each_statement_is_one_call_on_the_connection_thread(engine) -> None:  #
         return calls
 
     calls = run(scenario())
-    assert calls == ["_run", "_run", "_run", "commit"]  # three statements and the commit: four hops, was eleven
+    assert calls == ["_run", "_run", "commit"]  # two writes and the commit: three hops (eleven with plain aiosqlite)
 
 
 def test_rows_counts_last_row_ids_and_bulk_inserts(engine) -> None:  # noqa: ANN001
@@ -142,6 +143,23 @@ def test_ending_a_transaction_that_only_read_makes_no_trip_and_a_write_is_still_
         return reads, writes, undone, seen
 
     reads, writes, undone, seen = run(scenario())
-    assert reads == ["_run", "_run"]
+    assert reads == []
     assert writes == ["_run", "commit"] and undone == ["_run", "rollback"]
     assert seen == [1]
+
+
+def test_a_read_on_the_loop_thread_sees_its_own_transaction_and_not_another_uncommitted_one(engine) -> None:  # noqa: ANN001
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        async with engine.connect() as writer, engine.connect() as other:
+            await writer.execute(items.insert().values(name="pending", n=1))
+            own = (await writer.execute(sa.select(items.c.name))).scalars().all()
+            outside = (await other.execute(sa.select(items.c.name))).scalars().all()
+            await other.rollback()
+            await writer.commit()
+            after = (await other.execute(sa.select(items.c.name))).scalars().all()
+        return own, outside, after
+
+    own, outside, after = run(scenario())
+    assert own == ["pending"] and outside == [] and after == ["pending"]

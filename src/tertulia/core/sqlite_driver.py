@@ -7,6 +7,13 @@ made about 30 of them, and on a busy host every one waits for a time slice. Here
 cursor is opened, executed, read and closed on the connection's thread in one go, and its description, row count and
 last row id travel back with the rows.
 
+A plain SELECT makes no hop at all: it runs on the event loop's thread (the connection is opened with
+``check_same_thread=False``; SQLAlchemy hands it to one task at a time and every hop is awaited, so the two threads
+never use it at once). In WAL mode a read takes no lock a writer holds, so it does not wait on ``busy_timeout``;
+the time it takes is the page reads of the statement (microseconds for a turn's keyed reads), less than the hop
+it saves (a queue put, a wake-up of the connection's thread, its turn at the GIL, the future resolved through the
+loop). Writes stay on the connection's thread: they can wait for the write lock, and their commit can checkpoint.
+
 Everything else (connect, commit and rollback of an open transaction, close, server-side cursors, the dialect
 itself) is SQLAlchemy's own aiosqlite adapter, handed this DBAPI through
 ``create_async_engine(..., module=one_hop_dbapi())``. It relies on two
@@ -123,8 +130,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _one_hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
-            self._result, rows = await connection._execute(_run, connection._conn, operation, parameters, many)
+            if not many and is_read(operation):
+                self._result, rows = _run(connection._conn, operation, parameters, False)
+            else:
+                self._result, rows = await connection._execute(_run, connection._conn, operation, parameters, many)
             self._rows = collections.deque(rows or ())
+
+
+def is_read(operation: str) -> bool:
+    """A plain SELECT: run on the event loop's thread, no hop (see the module docstring)."""
+    return operation[:6].upper() == "SELECT"
 
 
 async def run_batch(adapted: Any, items: list[tuple[str, Any, bool, int | None]]) -> int | None:

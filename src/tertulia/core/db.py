@@ -7,6 +7,7 @@ only portable column types (``UTCDateTime``, ``JSONType``) so the same schema an
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -79,8 +80,19 @@ class OrgScoped:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text: orjson (a turn writes five JSON values; ``json.dumps`` cost 4x as much), with
+    ``json.dumps`` for what orjson refuses (an integer beyond 64 bits from a client's JSON, a key that is no string
+    or number), so nothing that was storable before fails now."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"json_deserializer": orjson.loads}  # JSON columns read on every turn (replays, versions)
+    # JSON columns are read and written on every turn (replays, versions, the outcome)
+    kwargs: dict[str, Any] = {"json_deserializer": orjson.loads, "json_serializer": json_text}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
         # Every session and connection ends its own transaction (``unit_of_work`` commits or rolls back; closing a
@@ -88,7 +100,13 @@ def make_engine(url: str) -> AsyncEngine:
         # on aiosqlite it costs a thread hop per check-in, a few of which every turn makes.
         kwargs["pool_reset_on_return"] = None
         if url.startswith("sqlite+aiosqlite"):
-            kwargs["module"] = one_hop_dbapi()  # one thread hop per statement instead of three or four
+            kwargs["module"] = one_hop_dbapi()  # one thread hop per write, none per read (``core.sqlite_driver``)
+            # Reads run on the event loop's thread: the connection is shared by that thread and aiosqlite's (never
+            # at once: SQLAlchemy hands a connection to one task at a time, and each hop is awaited).
+            kwargs["connect_args"]["check_same_thread"] = False
+            # Enough pooled connections for the concurrent turns of one process (each holds one or two for a few
+            # ms): an overflow connection is closed on check-in, and opening one costs a thread and four PRAGMAs.
+            kwargs.update(pool_size=20, max_overflow=20)
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)

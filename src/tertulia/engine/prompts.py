@@ -8,6 +8,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from tertulia.engine.contract import TranscriptMessage, TurnRequest
 from tertulia.engine.ports import ChatMessage
 
@@ -15,12 +17,16 @@ TRANSCRIPT_WINDOW = 40
 
 
 def persona_message(agent: dict[str, Any]) -> ChatMessage:
-    return ChatMessage("system", _persona_text(json.dumps(agent, sort_keys=True, default=str)))
+    try:  # the cache key: the agent version's canonical JSON (orjson: two persona messages a turn)
+        key = orjson.dumps(agent, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits)
+        key = json.dumps(agent, sort_keys=True, default=str).encode()
+    return ChatMessage("system", _persona_text(key))
 
 
 @lru_cache(maxsize=256)
-def _persona_text(agent_json: str) -> str:
-    agent = json.loads(agent_json)
+def _persona_text(agent_json: bytes) -> str:
+    agent = orjson.loads(agent_json)
     identity = agent.get("identity") or {}
     rel = identity.get("relationship_to_developer") or {}
     lines = [

@@ -64,8 +64,8 @@ class ObservabilityMiddleware:
             if path not in UNCOUNTED:
                 route = scope.get("route")
                 operation = getattr(route, "operation_id", None) or ("unmatched" if route is None else "other")
-                metrics.HTTP_RESPONSES.labels(operation, scope.get("method", ""), str(status["code"])).inc()
-                metrics.HTTP_DURATION.labels(operation).observe(time.perf_counter() - started)
+                metrics.labelled(metrics.HTTP_RESPONSES, operation, scope.get("method", ""), str(status["code"])).inc()
+                metrics.labelled(metrics.HTTP_DURATION, operation).observe(time.perf_counter() - started)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -84,20 +84,20 @@ class InstrumentedLLM:
         interaction = request.interaction
         if info.input_tokens is not None:
             span.set_attribute("gen_ai.usage.input_tokens", int(info.input_tokens))
-            metrics.LLM_TOKENS.labels(interaction, model, "input").inc(int(info.input_tokens))
+            metrics.labelled(metrics.LLM_TOKENS, interaction, model, "input").inc(int(info.input_tokens))
         if info.output_tokens is not None:
             span.set_attribute("gen_ai.usage.output_tokens", int(info.output_tokens))
-            metrics.LLM_TOKENS.labels(interaction, model, "output").inc(int(info.output_tokens))
+            metrics.labelled(metrics.LLM_TOKENS, interaction, model, "output").inc(int(info.output_tokens))
         if info.model:
             span.set_attribute("gen_ai.response.model", info.model)
         if first_token is not None:
             span.set_attribute("gen_ai.server.time_to_first_token", first_token)
-            metrics.LLM_FIRST_TOKEN.labels(interaction, model).observe(first_token)
-        metrics.LLM_CALLS.labels(interaction, model, outcome).inc()
-        metrics.LLM_DURATION.labels(interaction, model).observe(elapsed)
+            metrics.labelled(metrics.LLM_FIRST_TOKEN, interaction, model).observe(first_token)
+        metrics.labelled(metrics.LLM_CALLS, interaction, model, outcome).inc()
+        metrics.labelled(metrics.LLM_DURATION, interaction, model).observe(elapsed)
         if outcome == "error":
             kind = "timeout" if _is_timeout(error) else "error"
-            metrics.LLM_ERRORS.labels(interaction, model, kind).inc()
+            metrics.labelled(metrics.LLM_ERRORS, interaction, model, kind).inc()
             span.set_attribute("error.type", "timeout" if kind == "timeout" else type(error).__name__)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
         elif outcome == "cancelled":
@@ -109,7 +109,7 @@ class InstrumentedLLM:
 
     def record_timeout(self, request: Any) -> None:
         """The engine's own deadline fired (the call saw only a cancellation)."""
-        metrics.LLM_ERRORS.labels(request.interaction, self.model_name(request), "timeout").inc()
+        metrics.labelled(metrics.LLM_ERRORS, request.interaction, self.model_name(request), "timeout").inc()
 
     async def decide(self, request: Any, schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
         model = self.model_name(request)

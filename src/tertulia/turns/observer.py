@@ -114,10 +114,10 @@ class TurnObserver:
             return
         self.done = True
         elapsed = time.perf_counter() - self.started
-        metrics.TURNS.labels(self.service_id, outcome).inc()
-        metrics.TURN_DURATION.labels(self.service_id).observe(elapsed)
+        metrics.labelled(metrics.TURNS, self.service_id, outcome).inc()
+        metrics.labelled(metrics.TURN_DURATION, self.service_id).observe(elapsed)
         if self.first_event is not None:
-            metrics.TURN_FIRST_EVENT.labels(self.service_id).observe(self.first_event)
+            metrics.labelled(metrics.TURN_FIRST_EVENT, self.service_id).observe(self.first_event)
         with context.bound(**self.ids):
             log.info("turn %s: %s in %.3fs (first event %s)", outcome, self.ids["interaction_id"], elapsed,
                      f"{self.first_event:.3f}s" if self.first_event is not None else "none",

@@ -70,6 +70,8 @@ class Stats:
     first_event_ms: list[float] = field(default_factory=list)
     get_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # NDJSON events per turn
+    pieces: list[int] = field(default_factory=list)  # of which reply pieces (new-message)
 
 
 BASELINE_PATH = "/service/?limit=1"
@@ -116,6 +118,8 @@ async def timed_turn(client: LeanClient, stats: Stats, url: str, headers: dict[s
         stats.errors.append(f"turn ended with {last}")
         return None
     stats.turn_ms.append((done - started) * 1000)
+    stats.lines.append(len(lines))
+    stats.pieces.append(sum('"type":"new-message"' in line for line in lines))
     stats.first_event_ms.append(((first[0] if first else done) - started) * 1000)
     return json.loads(lines[0]).get("conversation_id", "")
 
@@ -215,6 +219,8 @@ def summarise(args: argparse.Namespace, stats: Stats, wall: float, cpu_load: flo
         "turn_mean": statistics.fmean(stats.turn_ms) if stats.turn_ms else float("nan"),
         "first_p50": pct(stats.first_event_ms, 50), "first_p99": pct(stats.first_event_ms, 99),
         "cpu_turn": (cpu_load - max(0, gets_in_load) * cpu_get) / max(1, turns), "cpu_get": cpu_get,
+        "lines": statistics.fmean(stats.lines) if stats.lines else float("nan"),
+        "pieces": statistics.fmean(stats.pieces) if stats.pieces else float("nan"),
         "errors": len(stats.errors), "error_examples": stats.errors[:3], "lost": lost, "ghost": extra,
         "llm_calls": None, "llm_calls_by_kind": "", "embedding_calls": None, "llm_bytes": None, "prefix_share": None,
     }
@@ -246,6 +252,7 @@ ROWS = [  # (label, formatter) for the side-by-side table
     ("embedding calls / turn", lambda f: "n/a" if f["embedding_calls"] is None else f"{f['embedding_calls']:.2f}"),
     ("LLM request bytes / turn", lambda f: "n/a" if f["llm_bytes"] is None else f"{f['llm_bytes']:.0f}"),
     ("prompt prefix reused", lambda f: "n/a" if f["prefix_share"] is None else f"{f['prefix_share']:.0f} %"),
+    ("NDJSON events / reply pieces per turn", lambda f: f"{f['lines']:.1f} / {f['pieces']:.1f}"),
     ("errors / lost / ghost messages", lambda f: f"{f['errors']} / {f['lost']} / {f['ghost']}"),
 ]
 

@@ -61,6 +61,15 @@ class Provider:
                 yield 'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
                 yield 'data: {"error":{"message":"the model crashed"}}\n\n'
             return StreamingResponse(broken(), media_type="text/event-stream")
+        if step == "stream-batched":  # three events in one write, then one event cut in two writes
+            async def batched():
+                yield "".join("data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": w}}]}) + "\n\n"
+                              for w in ("One ", "two ", "three "))
+                await asyncio.sleep(0.05)
+                yield 'data: {"choices":[{"index":0,"delta":{"con'
+                await asyncio.sleep(0.05)
+                yield 'tent":"four"}}]}\n\ndata: [DONE]\n\n'
+            return StreamingResponse(batched(), media_type="text/event-stream")
         if body.get("stream"):
             async def events():
                 for word in ("Hello ", "there", ""):
@@ -155,6 +164,15 @@ async def test_an_error_event_mid_stream_fails_after_the_words_already_streamed(
             words.append(word)
     assert words == ["Hel"] and info.value.http_error_code == 502 and "the model crashed" in info.value.description
     assert len(provider.bodies) == 1  # a stream that started is never sent again
+    await llm.aclose()
+
+
+async def test_events_that_arrive_together_are_one_piece_and_a_line_cut_across_reads_is_joined(provider):
+    llm = OpenAICompatLLM(provider.base_url, "k", default_model="m")
+    provider.script.extend(["stream-batched"])
+    request = ask("EngageUser")
+    pieces = [piece async for piece in llm.stream_text(request)]
+    assert pieces == ["One two three ", "four"] and request.response.raw_text == "One two three four"
     await llm.aclose()
 
 

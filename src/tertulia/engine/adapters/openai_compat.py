@@ -94,13 +94,18 @@ class OpenAICompatLLM:
                     events = self.http.stream_events(
                         "/chat/completions", {**body, "stream_options": {"include_usage": True}} if asked else body
                     )
-                    async for chunk in events:
-                        _record_usage(request, chunk)
-                        for choice in chunk.get("choices") or ():
-                            text = (choice.get("delta") or {}).get("content")
-                            if text:
-                                parts.append(text)
-                                yield text
+                    async for batch in events:  # the events of one network read: their text as one piece
+                        texts = []
+                        for chunk in batch:
+                            _record_usage(request, chunk)
+                            for choice in chunk.get("choices") or ():
+                                text = (choice.get("delta") or {}).get("content")
+                                if text:
+                                    texts.append(text)
+                        if texts:
+                            piece = "".join(texts)
+                            parts.append(piece)
+                            yield piece
                     return
                 except ProviderStatusError as exc:
                     if not (asked and not parts and exc.status in (400, 422)):

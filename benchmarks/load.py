@@ -26,6 +26,9 @@ Exits 1 if errors or lost messages are not 0.
 ``--before DIR`` first runs the same load on an older source tree (its ``src/``, e.g. ``git archive <commit> src | tar
 -x -C /tmp/before``; the servers run with ``PYTHONPATH=DIR``), then on this one, and prints both side by side.
 
+``--repeat N`` runs each tree N times, alternating, and prints each figure's median (and every run's turns/s): the
+shared host's speed drifts from minute to minute, so one run of each can differ by 50 % for the same tree.
+
 ``--profile out.txt`` runs ``py-spy record`` on server process 0 during the load and writes a collapsed-stack
 profile (``--profile-format speedscope|flamegraph|raw``; needs ``pip install py-spy`` and ptrace rights).
 ``python benchmarks/profile_summary.py out.txt`` prints the top frames.
@@ -343,21 +346,45 @@ def main() -> int:
     parser.add_argument("--before", help="also measure this older tertulia source tree (its src/ folder, e.g. from "
                         "'git archive <commit> src | tar -x -C /tmp/before'), first, and print both side by side")
     parser.add_argument("--profile-format", choices=("raw", "speedscope", "flamegraph"), default="raw")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each tree this many times, alternating (before, after, before, ...), and print each "
+                        "figure's median: on a shared host the speed drifts from minute to minute")
     args = parser.parse_args()
     args.llm_url = None
     args.stub_pid = None
     if args.database == "sqlite" and args.processes > 1:
         print("note: several processes on one SQLite file work but serialise on its write lock", file=sys.stderr)
     trees = [("before", str(Path(args.before).resolve())), ("after", str(ROOT / "src"))] if args.before else [("now", "")]
-    runs: list[tuple[str, dict]] = []
-    for name, src in trees:
-        try:
-            runs.append((name, one_run(args, src)))
-        except PostgresUnavailable as exc:
-            print(f"PostgreSQL needed: {exc}", file=sys.stderr)
-            return 2
+    every: dict[str, list[dict]] = {name: [] for name, _ in trees}
+    for _ in range(max(1, args.repeat)):
+        for name, src in trees:
+            try:
+                every[name].append(one_run(args, src))
+            except PostgresUnavailable as exc:
+                print(f"PostgreSQL needed: {exc}", file=sys.stderr)
+                return 2
+    runs = [(name, median_figures(every[name])) for name, _ in trees]
     print_figures(args, runs)
-    return 0 if all(f["errors"] == 0 and f["lost"] == 0 and f["ghost"] == 0 for _, f in runs) else 1
+    if args.repeat > 1:
+        for name, _ in trees:
+            print(f"  {name}: turns/s of each run " + ", ".join(f"{f['turns_per_s']:.1f}" for f in every[name])
+                  + f"; server CPU ms per turn " + ", ".join(f"{f['cpu_turn']:.1f}" for f in every[name]))
+    return 0 if all(f["errors"] == 0 and f["lost"] == 0 and f["ghost"] == 0 for fs in every.values() for f in fs) else 1
+
+
+def median_figures(runs: list[dict]) -> dict:
+    """Each numeric figure's median over ``runs``; counts of failures summed; the rest from the first run."""
+    out = dict(runs[0])
+    for key, value in runs[0].items():
+        if key in ("errors", "lost", "ghost"):
+            out[key] = sum(r[key] for r in runs)
+        elif key == "error_examples":
+            out[key] = [e for r in runs for e in r[key]][:3]
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+            middle = statistics.median(values) if values else value
+            out[key] = round(middle) if isinstance(value, int) else middle
+    return out
 
 
 def one_run(args: argparse.Namespace, src: str) -> dict:

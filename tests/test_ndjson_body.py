@@ -87,3 +87,49 @@ async def test_a_failing_producer_fails_the_body_after_what_it_produced():
     else:
         raise AssertionError("the failure was swallowed")
     assert sent == [{"n": 0}]
+
+
+async def test_the_last_lines_are_marked_final_and_end_the_http_body_in_the_same_write():
+    from tertulia.turns.pump import ndjson_body
+    from tertulia.turns.streaming import NDJSONResponse
+
+    gate = asyncio.Event()
+
+    async def events():
+        yield {"n": 0}
+        await gate.wait()
+        yield {"n": 1}
+        yield {"n": 2}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if len(sent) == 2:
+            gate.set()
+
+    async def receive() -> dict:
+        await asyncio.Event().wait()  # the client never disconnects
+        return {}
+
+    response = NDJSONResponse(ndjson_body(events()))
+    await response({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, send)
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert [lines(m["body"]) for m in bodies] == [[{"n": 0}], [{"n": 1}, {"n": 2}]]
+    assert [m["more_body"] for m in bodies] == [True, False]  # no empty write to end the body
+
+
+async def test_a_body_whose_end_comes_alone_still_ends_with_an_empty_write():
+    from tertulia.turns.streaming import NDJSONResponse
+
+    async def chunks():
+        yield b'{"n":0}\n'
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    response = NDJSONResponse(chunks())
+    await response({"type": "http", "asgi": {"spec_version": "2.4"}}, None, send)
+    assert [(m["body"], m["more_body"]) for m in sent[1:]] == [(b'{"n":0}\n', True), (b"", False)]

@@ -35,6 +35,7 @@ from tertulia.runtime import Runtime
 from tertulia.turns.contract import TurnPlan, TurnStore
 from tertulia.turns.observer import TurnObserver
 from tertulia.turns.service import load_pending
+from tertulia.turns.streaming import FinalLines
 from tertulia.turns.voice import discard_audio, speech_stream, store_reply_audio
 
 log = logging.getLogger("tertulia.turns")
@@ -56,8 +57,9 @@ async def ndjson_body(events: AsyncIterator[dict[str, Any]], ids: dict[str, str]
 
     The pump runs in a task of its own and the body sends, in ONE write, every line it has produced since the last
     write: events that come out together (the actions after a decision, reply fragments read from one network read)
-    cost one send instead of one each, and none waits for another (a lone event is sent at once). ``ids``: the log
-    context of that task for its whole life (the turn's observer then finds them set and sets nothing per step)."""
+    cost one send instead of one each, and none waits for another (a lone event is sent at once). The turn's last
+    lines come as ``FinalLines``, which end the body in the same write. ``ids``: the log context of that task for
+    its whole life (the turn's observer then finds them set and sets nothing per step)."""
     lines: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
 
     async def produce() -> None:
@@ -81,9 +83,10 @@ async def ndjson_body(events: AsyncIterator[dict[str, Any]], ids: dict[str, str]
                 batch.append(lines.get_nowait())
             finished = batch[-1] is None or any(isinstance(item, BaseException) for item in batch)
             ready = [item for item in batch if isinstance(item, bytes)]
-            if ready:
-                yield b"".join(ready)
             failure = next((item for item in batch if isinstance(item, BaseException)), None)
+            if ready:  # the turn's last lines are marked so: the body's end goes out with them
+                data = b"".join(ready)
+                yield FinalLines(data) if finished and failure is None else data
             if failure is not None and not isinstance(failure, asyncio.CancelledError):
                 raise failure
             if finished:

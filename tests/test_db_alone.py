@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from tertulia.core.db import Database, execute_alone, read_session
+from tertulia.core.db import Database, changed_alone, execute_alone, read_session
 from tests.support.scratch_tables import scratch_tables
 
 metadata = sa.MetaData()
@@ -42,6 +42,16 @@ async def test_a_failing_statement_changes_nothing(database: Database) -> None:
         await execute_alone(database.sessions, counters.insert(), [{"id": 5, "n": 1}, {"id": 0, "n": 9}], write=True)
     async with database.sessions() as session:
         assert (await session.execute(sa.select(counters.c.id).order_by(counters.c.id))).scalars().all() == [0, 1, 2]
+
+
+async def test_a_keyed_statement_alone_says_whether_it_changed_its_row_and_keeps_it_only_then(database: Database) -> None:
+    claim = (counters.update().where(counters.c.id == sa.bindparam("key"), counters.c.n == 0)
+             .values(n=sa.bindparam("value")))
+    assert await changed_alone(database.sessions, claim, {"key": 1, "value": 7}, write=True) is True
+    assert await changed_alone(database.sessions, claim, {"key": 1, "value": 8}, write=True) is False  # taken
+    assert await changed_alone(database.sessions, claim, {"key": 9, "value": 8}, write=True) is False  # no such row
+    async with database.sessions() as other:  # committed, and only the first claim
+        assert (await other.execute(sa.select(counters.c.n).order_by(counters.c.id))).scalars().all() == [0, 7, 0]
 
 
 async def test_reads_outside_a_unit_of_work_and_the_pool_keeps_its_transactions(database: Database) -> None:

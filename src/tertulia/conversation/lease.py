@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tertulia.conversation.models import Conversation, Interaction
 from tertulia.core.clock import utcnow
-from tertulia.core.db import execute_alone, unit_of_work
+from tertulia.core.db import changed_alone, unit_of_work
 
 # Longer than any turn may take (the SDK reads with a 300 s timeout). TERTULIA_CONVERSATION_LEASE_SECONDS shortens
 # it (fault tests: a crashed holder's conversation is usable again sooner); renewal keeps pace with it.
@@ -75,8 +75,8 @@ async def acquire(
     now = utcnow()
     params = {"b_org_id": org_id, "b_conversation_id": conversation_id, "b_now": now, "b_token": token,
               "b_until": now + timedelta(seconds=LEASE_SECONDS), "b_expected": expected_interactions}
-    result = await execute_alone(sessions, _ACQUIRE[expected_interactions is not None], params, write=True)
-    return token if result.rowcount == 1 else None
+    taken = await changed_alone(sessions, _ACQUIRE[expected_interactions is not None], params, write=True)
+    return token if taken else None
 
 
 async def reserve(sessions: async_sessionmaker, make: Callable[[str], Conversation], org_id: str, open_key: str) -> Conversation | None:
@@ -153,23 +153,32 @@ async def release(
 
 
 class Renewal:
-    """Extends the lease every ``RENEW_EVERY`` seconds while a turn streams."""
+    """Extends the lease every ``RENEW_EVERY`` seconds while a turn streams. Until the first renewal is due only a
+    timer is set: most turns end well before it, and a timer costs far less to set and cancel than a task."""
 
     def __init__(self, sessions: async_sessionmaker, org_id: str, conversation_id: str, token: str) -> None:
         self.sessions, self.org_id, self.conversation_id, self.token = sessions, org_id, conversation_id, token
         self._task: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY)
             with contextlib.suppress(Exception):
                 async with unit_of_work(self.sessions, write=True) as session:
                     await still_held(session, self.org_id, self.conversation_id, self.token)
+            await asyncio.sleep(RENEW_EVERY)
 
-    def start(self) -> None:
+    def _due(self) -> None:
+        self._timer = None
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
+    def start(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(RENEW_EVERY, self._due)
+
     def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is not None:
             self._task.cancel()
             self._task = None

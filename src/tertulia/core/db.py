@@ -288,6 +288,22 @@ async def execute_alone(sessions: async_sessionmaker[AsyncSession], statement: A
         return await prepared.execute(connection, statement, params)
 
 
+async def changed_alone(sessions: async_sessionmaker[AsyncSession], statement: Any, params: Any = None, *,
+                        write: bool = False) -> bool:
+    """ONE prebuilt Core statement keyed to one row (the lease's conditional UPDATE) as a transaction of its own:
+    True when it changed that row (committed), False when it changed none. On SQLite in ONE trip to the connection's
+    thread, COMMIT included (``core_batch``: ``execute_alone`` there costs a second trip for the COMMIT); on
+    PostgreSQL ``execute_alone``'s one AUTOCOMMIT round trip."""
+    if _postgres_bind(sessions) is not None:
+        return (await execute_alone(sessions, statement, params, write=write)).rowcount == 1
+    try:
+        async with core_batch(sessions, write=write) as batch:
+            await run_core(batch, statement, params, expect_rows=1)
+    except prepared.StaleWrite:
+        return False
+    return True
+
+
 @asynccontextmanager
 async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for reads outside any unit of work (a streamed turn's inputs, read while it holds the lease). It

@@ -18,6 +18,7 @@ async def test_start_up_freezes_what_it_built(tmp_path, monkeypatch):
     monkeypatch.setenv("TERTULIA_JWT_SECRET", "heap-" + "h" * 40)
     get_settings.cache_clear()
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         assert gc.get_freeze_count() == 0
         app = create_app()  # no runtime given: built from the environment at start-up, as `tertulia serve` does
@@ -25,6 +26,8 @@ async def test_start_up_freezes_what_it_built(tmp_path, monkeypatch):
             assert gc.get_freeze_count() > 50_000
             assert app.state.runtime is not None
             assert gc.get_freeze_count() > len(gc.get_objects())  # a full collection walks only the unfrozen rest
+            assert gc.get_threshold()[0] == 5000  # young collections every 5000 net allocations, not 700
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
         get_settings.cache_clear()

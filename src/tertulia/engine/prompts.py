@@ -26,7 +26,7 @@ def persona_message(agent: dict[str, Any]) -> ChatMessage:
 
 @lru_cache(maxsize=256)
 def _persona_text(agent_json: bytes) -> str:
-    agent = orjson.loads(agent_json)
+    agent = json.loads(agent_json)  # a cache miss only; json keeps an integer beyond 64 bits (orjson reads a float)
     identity = agent.get("identity") or {}
     rel = identity.get("relationship_to_developer") or {}
     lines = [

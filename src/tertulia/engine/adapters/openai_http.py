@@ -174,28 +174,31 @@ class OpenAIHttp:
         one pass through the engine and one NDJSON line instead of one each."""
         async with self._open_stream(path, orjson.dumps(body)) as response:
             done = False
-            pending = b""
             # Read to the body's end even after ``[DONE]``: a response closed unread takes its connection with it
             # instead of handing it back to the pool (the next call would pay a new TCP connect).
-            async for block in response.content.iter_any():
+            async for lines in _line_groups(response):
                 if done:
                     continue
-                *lines, pending = (pending + block).split(b"\n")
                 events, done, failure = _events(lines, response.status)
                 if events:
                     yield events
                 if failure is not None:  # after the events that came before it
                     raise failure
-            if pending and not done:  # a last line without its newline
-                events, _, failure = _events([pending], response.status)
-                if events:
-                    yield events
-                if failure is not None:
-                    raise failure
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+async def _line_groups(response: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
+    """The complete lines of each network read of ``response`` (a line cut across reads comes with the read that
+    ends it), then a last line left without its newline."""
+    pending = b""
+    async for block in response.content.iter_any():
+        *lines, pending = (pending + block).split(b"\n")
+        yield lines
+    if pending:
+        yield [pending]
 
 
 def _events(lines: list[bytes], status: int) -> tuple[list[dict[str, Any]], bool, ProviderStatusError | None]:

@@ -368,7 +368,7 @@ def main() -> int:
     if args.repeat > 1:
         for name, _ in trees:
             print(f"  {name}: turns/s of each run " + ", ".join(f"{f['turns_per_s']:.1f}" for f in every[name])
-                  + f"; server CPU ms per turn " + ", ".join(f"{f['cpu_turn']:.1f}" for f in every[name]))
+                  + "; server CPU ms per turn " + ", ".join(f"{f['cpu_turn']:.1f}" for f in every[name]))
     return 0 if all(f["errors"] == 0 and f["lost"] == 0 and f["ghost"] == 0 for fs in every.values() for f in fs) else 1
 
 

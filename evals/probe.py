@@ -191,8 +191,33 @@ def _examples(req: dict) -> dict[str, str]:
     return {}
 
 
+def _drop_greeting(req: dict) -> dict[str, str]:
+    """No greeting stay: since ``engine/greeting.py`` a bare greeting is detected before the model is asked, so the
+    stay the model is offered for it describes a message it is known not to be."""
+    message, schema, enum = _parts(req)
+    message["content"] = message["content"].replace(f"- {GREETING}\n", "")
+    schema["properties"][DID_KEY]["enum"] = [e for e in enum if e != GREETING]
+    return {}
+
+
+OTHER_DETAIL = ("The user has done none of these: they answer with a detail, ask a question, hesitate, refuse, or say "
+                "something else.")
+
+
+def _both(*variants):  # noqa: ANN202
+    def variant(req: dict) -> dict[str, str]:
+        back: dict[str, str] = {}
+        for v in variants:
+            back |= v(req)
+        return back
+    return variant
+
+
 VARIANTS = {
     "same": lambda req: {},
+    "no-greeting": _drop_greeting,
+    "other-detail": _stays(OTHER_DETAIL, False),
+    "other-detail-no-greeting": _both(_stays(OTHER_DETAIL, False), _drop_greeting),
     "examples": _examples,
     "partial": _partial,
     "top1": _keep(1),
@@ -205,6 +230,75 @@ VARIANTS = {
 }
 WITH_OBJECTIVE = {"objective": _objective("replace"), "objective-too": _objective("add"),
                   "objective-only": _objective("only")}
+
+
+# More triage messages for the decision-state probe (the set has four): (what the patient says, the right exit's
+# next state). Each replaces the message of the set's first triage request, so the rest of the prompt is the engine's.
+TRIAGE = [
+    ("I twisted my ankle yesterday and it's a bit swollen.", "collect"),
+    ("I've had a mild headache since this morning.", "collect"),
+    ("My toddler has a runny nose and a low fever.", "collect"),
+    ("My back has been a little stiff for a week.", "collect"),
+    ("I suddenly can't feel my left arm and my speech is slurred.", "emergency"),
+    ("I'm bleeding a lot from a deep cut and it won't stop.", "emergency"),
+    ("I can't catch my breath and my lips are turning blue.", "emergency"),
+    ("I fainted twice this morning and I still feel dizzy.", "emergency"),
+]
+
+
+def decision_items(results: dict, dump: list[dict]) -> list[dict]:
+    """The decision-state requests of turns that reached their decision from the expected state, then ``TRIAGE``'s
+    messages put into the first of them: (message, request, the right exit's next state, the run's pick or None)."""
+    calls = [(t, c) for t in results["turns"] for c in t["calls"] if c["kind"] != "reply (scripted)"]
+    out = [{"say": t["say"], "request": r["request"], "expect": t["expect"],
+            "run": json.loads(c["answer"]).get("exit_condition")}
+           for (t, c), r in zip(calls, dump, strict=True)
+           if c["kind"] == "select_next_state_for_decision_state" and t["from_expected_state"] and t["kind"] == "decision"]
+    if out:
+        first = json.dumps(out[0]["request"])
+        for say, expect in TRIAGE:
+            out.append({"say": say, "expect": expect, "run": None,
+                        "request": json.loads(first.replace(json.dumps(out[0]["say"])[1:-1], json.dumps(say)[1:-1]))})
+    return out
+
+
+GUIDELINE_NONE = "None of the decision guidelines applies."
+
+
+def _guideline_first(req: dict) -> None:
+    """Which decision guideline applies (or none), written before the exit is named."""
+    message = req["messages"][-1]
+    schema = req["response_format"]["json_schema"]["schema"]
+    text = "\n".join(m["content"] for m in req["messages"] if isinstance(m.get("content"), str))
+    lines = text.split("## Decision guidelines\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    guidelines = [line[2:] for line in lines if line.startswith("- ")] + [GUIDELINE_NONE]
+    props = schema["properties"]
+    schema["properties"] = {"key_facts": props["key_facts"],
+                            "guideline_that_applies": {"type": "string", "enum": guidelines},
+                            "exit_condition": props["exit_condition"]}
+    schema["required"] = list(schema["properties"])
+    message["content"] = message["content"].replace(
+        '; then "exit_condition"', f'; then "guideline_that_applies": the decision guideline these facts fall under, '
+                                   f'copied exactly, or "{GUIDELINE_NONE}"; then "exit_condition"')
+
+
+DECISION_VARIANTS = {"dec-same": lambda req: None, "dec-guideline": _guideline_first}
+
+
+def probe_decisions(results: dict, dump: list[dict], variant: str, llm: str) -> int:
+    todo = decision_items(results, dump)
+    right = 0
+    for it in todo:
+        req = json.loads(json.dumps(it["request"]))
+        DECISION_VARIANTS[variant](req)
+        answer, seconds, tokens = ask(llm, req)
+        picked = str(answer.get("exit_condition") or "")
+        ok = ("life-threatening" in picked) == (it["expect"] == "emergency")  # the clinic's triage: two exits
+        right += ok
+        print(f"{'ok ' if ok else 'BAD'} {seconds:5.1f}s {tokens:3d} tokens  {it['say'][:55]:55} -> {picked[:40]}"
+              f"  {json.dumps({k: v for k, v in answer.items() if k != 'exit_condition'})[:160]}", flush=True)
+    print(f"{variant}: {right}/{len(todo)} right")
+    return 0
 
 
 def ask(llm: str, req: dict) -> tuple[dict, float, int]:
@@ -220,11 +314,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
     parser.add_argument("dump", help="the run's --dump file")
-    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE]))
+    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *DECISION_VARIANTS]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     args = parser.parse_args()
-    todo = items(json.loads(Path(args.results).read_text()),
-                 [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()])
+    results = json.loads(Path(args.results).read_text())
+    dump = [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()]
+    if args.variant in DECISION_VARIANTS:
+        return probe_decisions(results, dump, args.variant, args.llm)
+    todo = items(results, dump)
     right = run_right = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))

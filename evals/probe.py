@@ -282,7 +282,48 @@ def _guideline_first(req: dict) -> None:
                                    f'copied exactly, or "{GUIDELINE_NONE}"; then "exit_condition"')
 
 
-DECISION_VARIANTS = {"dec-same": lambda req: None, "dec-guideline": _guideline_first}
+def _no_facts(req: dict) -> None:
+    """The exit named at once, with no restatement before it."""
+    schema = req["response_format"]["json_schema"]["schema"]
+    schema["properties"].pop("key_facts")
+    schema["required"] = list(schema["properties"])
+    message = req["messages"][-1]
+    head, _, rest = message["content"].partition('Answer in JSON: "key_facts"')
+    message["content"] = head + 'Answer in JSON: "exit_condition": the exit condition that best matches, copied exactly.'
+
+
+def _facts_verdict(req: dict) -> None:
+    """The restatement, then a verdict in the words of each exit: which one the facts show, as a pick of the exit
+    texts turned into statements about those facts."""
+    schema = req["response_format"]["json_schema"]["schema"]
+    exits = schema["properties"]["exit_condition"]["enum"]
+    schema["properties"] = {"key_facts": schema["properties"]["key_facts"],
+                            "these_facts_show": {"type": "string", "enum": exits}}
+    schema["required"] = list(schema["properties"])
+    message = req["messages"][-1]
+    head, _, rest = message["content"].partition('Answer in JSON: "key_facts"')
+    message["content"] = head + ('Answer in JSON: "key_facts": the facts of the conversation that decide this, in a '
+                                 'few plain words; then "these_facts_show": the exit condition those facts show, '
+                                 'copied exactly.')
+
+
+def _swapped(variant):  # noqa: ANN202
+    """``variant`` with the exits listed (and enumerated) in the other order: what position alone decides."""
+    def swapped(req: dict) -> None:
+        variant(req)
+        schema = req["response_format"]["json_schema"]["schema"]
+        field = next(k for k in schema["properties"] if k != "key_facts" and "enum" in schema["properties"][k])
+        exits = schema["properties"][field]["enum"]
+        message = req["messages"][-1]
+        listed = "".join(f"- {e}\n" for e in exits)
+        message["content"] = message["content"].replace(listed, "".join(f"- {e}\n" for e in exits[::-1]))
+        schema["properties"][field]["enum"] = exits[::-1]
+    return swapped
+
+
+DECISION_VARIANTS = {"dec-same": lambda req: None, "dec-guideline": _guideline_first, "dec-no-facts": _no_facts,
+                     "dec-facts-show": _facts_verdict, "dec-no-facts-swapped": _swapped(_no_facts),
+                     "dec-same-swapped": _swapped(lambda req: None)}
 
 
 def probe_decisions(results: dict, dump: list[dict], variant: str, llm: str) -> int:
@@ -292,7 +333,7 @@ def probe_decisions(results: dict, dump: list[dict], variant: str, llm: str) -> 
         req = json.loads(json.dumps(it["request"]))
         DECISION_VARIANTS[variant](req)
         answer, seconds, tokens = ask(llm, req)
-        picked = str(answer.get("exit_condition") or "")
+        picked = str(answer.get("exit_condition") or answer.get("these_facts_show") or "")
         ok = ("life-threatening" in picked) == (it["expect"] == "emergency")  # the clinic's triage: two exits
         right += ok
         print(f"{'ok ' if ok else 'BAD'} {seconds:5.1f}s {tokens:3d} tokens  {it['say'][:55]:55} -> {picked[:40]}"

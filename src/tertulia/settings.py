@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "reason before they choose (see engine/README.md). auto = contrast for a local or self-hosted model, none for "
         "a hosted one.",
     )
+    decision_orders: int = Field(
+        default=0, ge=0, le=2,
+        description="A decision state's pick under contrast asked in 1 or 2 exit orders (2: both orders at once, "
+        "their token log-probabilities averaged, so the order cannot decide). 0 = auto: 2 for an OpenAI-compatible "
+        "server, 1 for the embedded model (one model, one request at a time).",
+    )
     public_base_url: str = "http://127.0.0.1:8000"
 
     def resolved_jwt_secret(self) -> str:

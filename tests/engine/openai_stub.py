@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +39,7 @@ class StubState:
         self.latency = 0.0
         self.stats = LLMStats()
         self.reject_stream_options = False  # answer 400 to a request with stream_options (an older server)
+        self.reject_logprobs = False  # answer 400 to a request asking logprobs (a provider without them)
 
     def script(self, schema_name: str, value: dict[str, Any]) -> None:
         self.decisions.setdefault(schema_name, deque()).append(value)
@@ -99,6 +101,8 @@ def make_app(state: StubState) -> Starlette:
         if state.reject_stream_options and "stream_options" in body:
             return JSONResponse({"error": {"message": "Unrecognized request argument supplied: stream_options"}},
                                 status_code=400)
+        if state.reject_logprobs and "logprobs" in body:
+            return JSONResponse({"error": {"message": "logprobs is not supported"}}, status_code=400)
         created = int(time.time())
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
@@ -106,11 +110,15 @@ def make_app(state: StubState) -> Starlette:
             queue = state.decisions.get(spec["name"])
             value = queue.popleft() if queue else default_for_schema(spec["schema"], spec["name"])
             content = json.dumps(value)
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": content}}
+            if body.get("logprobs"):  # each word or space a token, certain (the shape, not a model's figures)
+                tokens = re.findall(r"\S+|\s+", content)
+                choice["logprobs"] = {"content": [
+                    {"token": t, "logprob": -0.01, "top_logprobs": [{"token": t, "logprob": -0.01}]} for t in tokens]}
             return JSONResponse({
                 "id": "stub", "object": "chat.completion", "created": created, "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}],
-                "usage": _usage(body, content),
+                "choices": [choice], "usage": _usage(body, content),
             })
         if not body.get("stream"):
             return JSONResponse({

@@ -92,6 +92,9 @@ class Ports:
     max_transitions: int = 12
     call_timeout: float = 120.0  # seconds for one LLM decision / between two streamed fragments; exceeded -> 504
     reasoning: str = "none"  # decisions: "none" (labelled pick) | "brief" | "contrast" | "checklist" | "checks"
+    # a decision state's pick under ``contrast`` asked in this many exit orders at once (2: forward and reversed, each
+    # with token log-probabilities, so the order cannot decide: ``engine/debias.py``); 1: one request
+    decision_orders: int = 1
 
 
 @dataclass

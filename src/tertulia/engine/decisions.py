@@ -21,7 +21,7 @@ right before the options, the exits are listed closest to that message first (``
 port; without one, in an order seeded by the turn's text, never the author's), and a state entered earlier in the same
 turn is left again only by its closest exit, when that exit is closer to the message than the one that led in (the
 second-transition check). A decision state restates the key facts (``key_facts``) before naming its exit
-(``exit_condition``). In every depth the prompt of a state entered this turn says so. Answers are resolved leniently
+(``exit_condition``), except under ``contrast``: named at once, in two orders (``engine/decision_pick.py``). In every depth the prompt of a state entered this turn says so. Answers are resolved leniently
 (option text, ``"exit 2"`` labels, a target state name, any field style), so small models and scripted tests both work.
 """
 
@@ -38,6 +38,7 @@ from tertulia.engine.closeness import Ranking, exit_order, ranking_for
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
+from tertulia.engine.decision_pick import contrast_decision_exit
 from tertulia.engine.graph import target_label
 from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
@@ -360,6 +361,8 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
         met, _ = await check_exits(_asker(ctx, "SelectNextActionForDecisionState", head()), _intro(said, None),
                                    texts, ranking, [], decision=True)
         return ranking.best(met) if met else ranking.order[0]  # a decision state always leaves: the closest
+    if ctx.ports.reasoning == "contrast" and not rounds:
+        return await contrast_decision_exit(ctx, state, head(), texts, said)
     if ctx.ports.reasoning != "none":  # brief (and checklist, and checks with tools)
         order = exit_order(exits, f"{state.get('name')}|{said}")
         tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]

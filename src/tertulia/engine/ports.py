@@ -24,6 +24,9 @@ class LLMResponseInfo:
     output_tokens: int | None = None
     model: str | None = None  # the provider's model name, when it differs from the requested one
     raw_text: str | None = None
+    # with ``LLMRequest.top_logprobs``: each generated token, its log-probability and the most likely alternatives at
+    # that point (token, logprob); None when the provider gave none
+    logprobs: list[tuple[str, float, list[tuple[str, float]]]] | None = None
 
 
 @dataclass
@@ -36,6 +39,7 @@ class LLMRequest:
     model: str | None = None  # resolved from the version set's llm_model_preferences, else the default model
     params: dict[str, Any] = field(default_factory=dict)
     max_tokens: int | None = None
+    top_logprobs: int = 0  # ask a decision's token log-probabilities (alternatives per token); 0: none
     response: LLMResponseInfo = field(default_factory=LLMResponseInfo)
 
 

@@ -174,6 +174,7 @@ def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any
         max_transitions=settings.max_transitions_per_turn,
         call_timeout=settings.llm_timeout_seconds,
         reasoning=decision_reasoning(settings),
+        decision_orders=decision_orders(settings),
     )
 
 
@@ -200,6 +201,17 @@ def decision_reasoning(settings: Any) -> str:
         # the turns with it and 15 % with contrast, where it nearly always picks the alternative and stays
         return "contrast" if getattr(settings, "local_model_path", None) else "checklist"
     return "contrast" if _self_hosted(settings.llm_base_url) else "none"
+
+
+def decision_orders(settings: Any) -> int:
+    """``TERTULIA_DECISION_ORDERS``; 0 (auto) is 2 for an OpenAI-compatible server (the two requests run at once and
+    cost one more decision's compute) and 1 for the embedded model, which serves one request at a time and gives no
+    log-probabilities here."""
+    chosen = int(getattr(settings, "decision_orders", 0) or 0)
+    if chosen:
+        return chosen
+    provider = (settings.llm_provider or "auto").lower()
+    return 1 if provider in ("fake", "local") or not settings.llm_base_url else 2
 
 
 def _self_hosted(url: str) -> bool:

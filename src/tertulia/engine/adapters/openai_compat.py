@@ -63,6 +63,7 @@ class OpenAICompatLLM:
         self.default_model = default_model
         self.model_map = dict(model_map or {})
         self.stream_usage = True  # ask for the usage chunk until the provider says it does not know the option
+        self.logprobs = True  # send a decision's ``top_logprobs`` until the provider refuses them
 
     def model_for(self, requested: str | None) -> str:
         name = requested or self.default_model
@@ -122,11 +123,21 @@ class OpenAICompatLLM:
         schema, back = plain_texts(schema)  # an author's quote in an option must not break the server's grammar
         fmt = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema,
                                                       "strict": strict_compatible(schema)}}
+        body = {**self._kwargs(request), "response_format": fmt}
+        if self.decision_temperature is not None:
+            body.setdefault("temperature", self.decision_temperature)
         try:
-            body = {**self._kwargs(request), "response_format": fmt}
-            if self.decision_temperature is not None:
-                body.setdefault("temperature", self.decision_temperature)
-            response = await self.http.post_json("/chat/completions", body)
+            while True:
+                asked = bool(request.top_logprobs and self.logprobs)
+                try:
+                    response = await self.http.post_json(
+                        "/chat/completions",
+                        {**body, "logprobs": True, "top_logprobs": request.top_logprobs} if asked else body)
+                    break
+                except ProviderStatusError as exc:
+                    if not (asked and exc.status in (400, 422)):
+                        raise
+                    self.logprobs = False  # a provider without log-probabilities: asked once, never again
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, request.interaction) from exc
         choices = response.get("choices") if isinstance(response, dict) else None
@@ -134,6 +145,8 @@ class OpenAICompatLLM:
         if isinstance(response, dict):
             _record_usage(request, response)
         request.response.raw_text = content
+        if choices and request.top_logprobs:
+            request.response.logprobs = token_logprobs(choices[0].get("logprobs"))
         return restore(parse_json_object(content, request.interaction), back)
 
     async def aclose(self) -> None:
@@ -148,6 +161,22 @@ def _record_usage(request: LLMRequest, payload: dict[str, Any]) -> None:
     model = payload.get("model")
     if isinstance(model, str) and model:
         request.response.model = model
+
+
+def token_logprobs(payload: Any) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
+    """A choice's ``logprobs.content`` (OpenAI's shape: token, logprob, top_logprobs) as the port's tuples; None when
+    absent or malformed."""
+    content = payload.get("content") if isinstance(payload, dict) else None
+    if not isinstance(content, list):
+        return None
+    out = []
+    try:
+        for item in content:
+            tops = [(str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or ()]
+            out.append((str(item["token"]), float(item["logprob"]), tops))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return out or None
 
 
 def parse_json_object(content: str, what: str) -> dict[str, Any]:

@@ -213,8 +213,25 @@ def _both(*variants):  # noqa: ANN202
     return variant
 
 
+def _action_first(req: dict) -> dict[str, str]:
+    """With several actions, the action to perform if staying is chosen before the pick: what the state still has
+    to do is named before the model says whether the user's message met the exit."""
+    message, schema, _ = _parts(req)
+    props = schema["properties"]
+    if "action" not in props:
+        return {}
+    schema["properties"] = {"action": props["action"], **{k: v for k, v in props.items() if k != "action"}}
+    schema["required"] = list(schema["properties"])
+    content = message["content"]
+    head, _, rest = content.rpartition("Answer in JSON: ")
+    did, _, act = rest.rstrip(".").partition("; then ")
+    message["content"] = head + "Answer in JSON: " + act + "; then " + did + "."
+    return {}
+
+
 VARIANTS = {
     "same": lambda req: {},
+    "action-first": _action_first,
     "no-greeting": _drop_greeting,
     "other-detail": _stays(OTHER_DETAIL, False),
     "other-detail-no-greeting": _both(_stays(OTHER_DETAIL, False), _drop_greeting),
@@ -357,26 +374,30 @@ def main() -> int:
     parser.add_argument("dump", help="the run's --dump file")
     parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *DECISION_VARIANTS]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
+    parser.add_argument("--changed", action="store_true",
+                        help="only the decisions whose request the variant changes (the rest repeat the run's answer)")
     args = parser.parse_args()
     results = json.loads(Path(args.results).read_text())
     dump = [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()]
     if args.variant in DECISION_VARIANTS:
         return probe_decisions(results, dump, args.variant, args.llm)
     todo = items(results, dump)
-    right = run_right = 0
+    right = run_right = asked = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))
         back = (WITH_OBJECTIVE[args.variant](req, it["objective"]) if args.variant in WITH_OBJECTIVE
                 else VARIANTS[args.variant](req))
+        if args.changed and req == it["request"]:
+            continue
         answer, seconds, tokens = ask(args.llm, req)
         pick = _pick(answer, back)
         ok = pick is None if it["right"] is None else pick in it["right"]
         run_ok = it["run"] is None if it["right"] is None else it["run"] in it["right"]
-        right, run_right = right + ok, run_right + run_ok
+        right, run_right, asked = right + ok, run_right + run_ok, asked + 1
         t = it["turn"]
         print(f"{'ok ' if ok else 'BAD'} (run {'ok ' if run_ok else 'BAD'}) {seconds:5.1f}s {tokens:3d} tokens  "
               f"{t['from']:13} {t['say'][:45]:45} -> {pick or 'stay'}", flush=True)
-    print(f"{args.variant}: {right}/{len(todo)} right, the run's own answers {run_right}/{len(todo)}")
+    print(f"{args.variant}: {right}/{asked} right, the run's own answers {run_right}/{asked}")
     return 0
 
 

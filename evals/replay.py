@@ -44,10 +44,14 @@ class Cache:
     def __init__(self, dump: Path, upstream: str) -> None:
         self.dump, self.upstream = dump, upstream.rstrip("/").removesuffix("/v1")
         lines = dump.read_text().splitlines() if dump.exists() else []
-        self.known = {key(d["request"]): d["answer"] for d in map(json.loads, filter(None, lines))}
+        # an entry keeps the whole response when it has one (token log-probabilities ride in it); a request asking
+        # for log-probabilities is never answered from an entry without them
+        self.known = {key(d["request"]): d.get("response") or d["answer"] for d in map(json.loads, filter(None, lines))
+                      if d.get("response") or not d["request"].get("logprobs")}
         self.hits = self.misses = 0
 
-    def answer(self, body: bytes, lock: threading.Lock) -> str:
+    def answer(self, body: bytes, lock: threading.Lock) -> str | dict:
+        """The dumped answer (a string) or whole response (a dict) for this request, asking upstream on a miss."""
         request = json.loads(body)
         with lock:
             found = self.known.get(key(request))
@@ -56,12 +60,13 @@ class Cache:
             return found
         up = urllib.request.Request(self.upstream + "/v1/chat/completions", data=body,
                                     headers={"Content-Type": "application/json"})
-        answer = json.loads(urllib.request.urlopen(up, timeout=1800).read())["choices"][0]["message"]["content"]
+        response = json.loads(urllib.request.urlopen(up, timeout=1800).read())
+        answer = response["choices"][0]["message"]["content"]
         with lock, open(self.dump, "a") as f:
             self.misses += 1
-            self.known[key(request)] = answer
-            f.write(json.dumps({"kind": "cached", "answer": answer, "request": request}) + "\n")
-        return answer
+            self.known[key(request)] = response
+            f.write(json.dumps({"kind": "cached", "answer": answer, "request": request, "response": response}) + "\n")
+        return response
 
 
 def serve(saved: list[str] | Cache, port: int) -> ThreadingHTTPServer:
@@ -73,9 +78,13 @@ def serve(saved: list[str] | Cache, port: int) -> ThreadingHTTPServer:
             pass
 
         def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if isinstance(saved, Cache):
-                answer: str | None = saved.answer(body, lock)
+                found = saved.answer(raw, lock)
+                if isinstance(found, dict):
+                    self._send(200, found)
+                    return
+                answer: str | None = found
             else:
                 with lock:
                     answer = next(queue, None)
@@ -86,6 +95,9 @@ def serve(saved: list[str] | Cache, port: int) -> ThreadingHTTPServer:
                     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
             if answer is None:
                 body = {"error": {"message": "the saved run has no answer left"}}
+            self._send(status, body)
+
+        def _send(self, status: int, body: dict) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

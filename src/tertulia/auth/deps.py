@@ -97,13 +97,17 @@ async def _credentials(request: Request) -> tuple[HTTPAuthorizationCredentials |
     return await bearer_scheme(request), await basic_scheme(request), await org_header_scheme(request)
 
 
-async def current_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal:
-    """Authenticate the request: a valid, unexpired token issued by this organization for a user that still exists."""
+async def _signed_in(request: Request, organization: str, session: AsyncSession) -> Principal:
     bearer, basic, x_org_id = await _credentials(request)
     principal = await authenticate(request, session, organization, bearer, basic, x_org_id)
     if principal is None:
         raise Unauthorized("Missing credentials: send Authorization: Bearer <id_token> from signin_with_api_key.")
     return principal
+
+
+async def current_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal:
+    """Authenticate the request: a valid, unexpired token issued by this organization for a user that still exists."""
+    return await _signed_in(request, organization, session)
 
 
 async def optional_principal(request: Request, organization: OrgPath, session: SessionDep) -> Principal | None:
@@ -137,14 +141,21 @@ def require(*permissions: str) -> Callable[..., Any]:
 
     Grants with conditions pass this gate; the service then calls ``principal.require(name, attrs)`` with the
     attributes of the concrete resource, so conditioned grants are enforced per resource.
+
+    It authenticates by itself (the same parameters and checks as ``current_principal``) instead of depending on
+    ``PrincipalDep``: FastAPI solves every dependency as a nested dependant on every request (a recursive
+    ``solve_dependencies`` with its parameter passes and cache-key work), and this one only passed the principal
+    through. No route combines ``require`` with ``PrincipalDep``, which would now authenticate twice.
     """
 
-    async def _check(principal: PrincipalDep) -> Principal:
+    async def _check(request: Request, organization: OrgPath, session: SessionDep) -> Principal:
+        principal = await _signed_in(request, organization, session)
         for name in permissions:
             if not principal.has_any_grant(name):
                 raise Forbidden(f"Missing required permission {name}.")
         return principal
 
     _check.permissions = permissions  # type: ignore[attr-defined]  # read by tests that audit routes
+    SCHEMES[_check] = SCHEMES[current_principal]  # documented as current_principal's (``auth.openapi``)
     return _check
 

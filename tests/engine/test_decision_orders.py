@@ -20,12 +20,13 @@ MILD = "The symptoms are not urgent and can wait."
 
 
 def tokens_of(text: str, alternatives: dict[str, list[tuple[str, float]]] | None = None,
-              own: float = 0.0) -> list[tuple[str, float, list[tuple[str, float]]]]:
-    """``text`` cut into words and spaces+words, each certain unless ``alternatives`` names it."""
+              own: float = 0.0) -> list[tuple[bytes, float, list[tuple[bytes, float]]]]:
+    """``text`` cut into words and spaces+words (as the port's UTF-8 bytes), each certain unless ``alternatives``
+    names it."""
     out = []
     for token in re.findall(r"\s*\S+", text):
-        alts = (alternatives or {}).get(token)
-        out.append((token, alts[0][1] if alts else own, alts or [(token, own)]))
+        alts = [(a.encode(), lp) for a, lp in (alternatives or {}).get(token) or []]
+        out.append((token.encode(), alts[0][1] if alts else own, alts or [(token.encode(), own)]))
     return out
 
 
@@ -45,10 +46,31 @@ def test_an_option_missing_from_the_alternatives_gets_a_floor_below_the_least_li
 
 def test_three_options_two_sharing_a_prefix():
     options = ["The caller is calm.", "The caller is bleeding.", "The caller is bleeding heavily."]
-    tokens = [('{"pick":', 0.0, []), (' "The', 0.0, []), (" caller", 0.0, []), (" is", 0.0, []),
-              (" bleeding", -0.2, [(" bleeding", -0.2), (" calm", -1.7)]),
-              (" heavily", -0.4, [(" heavily", -0.4), ('."}', -1.1)]), ('."}', 0.0, [])]
+    tokens = [(b'{"pick":', 0.0, []), (b' "The', 0.0, []), (b" caller", 0.0, []), (b" is", 0.0, []),
+              (b" bleeding", -0.2, [(b" bleeding", -0.2), (b" calm", -1.7)]),
+              (b" heavily", -0.4, [(b" heavily", -0.4), (b'."}', -1.1)]), (b'."}', 0.0, [])]
     assert option_logprobs(tokens, "pick", options) == pytest.approx([-1.7, -0.2 - 1.1, -0.2 - 0.4])
+
+
+def test_a_token_that_ends_inside_a_character_is_followed_by_its_bytes():
+    options = ["El paciente está grave.", "El paciente está bien."]
+    text = '{"salida": "El paciente está grave."}'.encode()
+    cut = text.index("á".encode()) + 1  # the model's token ends after the first byte of "á"
+    split = text.index(b" grave")
+    tokens = [(text[:cut], 0.0, []), (text[cut:split], 0.0, []),
+              (b" grave", -0.3, [(b" grave", -0.3), (b" bien", -1.5)]), (text[split + 6:], 0.0, [])]
+    assert option_logprobs(tokens, "salida", options) == pytest.approx([-0.3, -1.5])
+
+
+def test_the_adapter_reads_token_bytes_when_the_provider_gives_them():
+    from tertulia.engine.adapters.openai_compat import token_logprobs
+
+    first = list("á".encode())
+    payload = {"content": [{"token": "\ufffd", "bytes": first[:1], "logprob": -0.1,
+                            "top_logprobs": [{"token": "\ufffd", "bytes": first[:1], "logprob": -0.1}]},
+                           {"token": "x", "logprob": -0.2, "top_logprobs": []}]}
+    assert token_logprobs(payload) == [(bytes(first[:1]), -0.1, [(bytes(first[:1]), -0.1)]), (b"x", -0.2, [])]
+    assert token_logprobs({"content": [{"logprob": -0.1}]}) is None
 
 
 @pytest.mark.parametrize("text", ['{"other": "The symptoms could be life-threatening."}',
@@ -146,7 +168,7 @@ async def test_the_adapter_asks_and_reads_log_probabilities_and_stops_asking_a_p
         sent = stub.state.requests[-1]
         assert sent["logprobs"] is True and sent["top_logprobs"] == 5
         tokens = asked.response.logprobs
-        assert "".join(t for t, _, _ in tokens) == asked.response.raw_text
+        assert b"".join(t for t, _, _ in tokens).decode() == asked.response.raw_text
         assert option_logprobs(tokens, "exit_condition", [URGENT, MILD]) is not None
         assert answer == {"exit_condition": URGENT}
 

@@ -23,19 +23,21 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
-Tokens = Sequence[tuple[str, float, Sequence[tuple[str, float]]]]
+Tokens = Sequence[tuple[bytes, float, Sequence[tuple[bytes, float]]]]
 BELOW_LISTED = 2.0  # an option absent from the top alternatives: this far (in nats) below the least listed one
 
 
 def option_logprobs(tokens: Tokens, key: str, options: Sequence[str]) -> list[float] | None:
     """log P(option) for each of ``options`` as the value of ``key`` in the generated JSON; None when the value or a
-    token of it cannot be followed (another key, an option spelled differently)."""
-    text = "".join(t for t, _, _ in tokens)
-    found = re.search(r'"%s"\s*:\s*"' % re.escape(key), text)
+    token of it cannot be followed (another key, an option spelled differently). Tokens are compared as UTF-8 bytes:
+    a token may end inside a character ("é" split in two), which no string comparison could follow."""
+    text = b"".join(t for t, _, _ in tokens)
+    found = re.search(rb'"%s"\s*:\s*"' % re.escape(key.encode()), text)
     if not found:
         return None
     start = found.end()
-    encoded = [json.dumps(o, ensure_ascii=False)[1:-1] + '"' for o in options]  # the closing quote ends each option
+    # the closing quote ends each option, so an option that is another's prefix still parts from it
+    encoded = [(json.dumps(o, ensure_ascii=False)[1:-1] + '"').encode() for o in options]
     scores: dict[int, float] = {}
     alive = set(range(len(options)))
     path, end = 0.0, 0
@@ -43,7 +45,7 @@ def option_logprobs(tokens: Tokens, key: str, options: Sequence[str]) -> list[fl
         begin, end = end, end + len(token)
         if end <= start:
             continue
-        lead, consumed = (text[begin:start], "") if begin < start else ("", text[start:begin])
+        lead, consumed = (text[begin:start], b"") if begin < start else (b"", text[start:begin])
         rest = {i: lead + encoded[i][len(consumed):] for i in alive if encoded[i].startswith(consumed)}
         if len(rest) <= 1:
             alive = set(rest)
@@ -64,7 +66,7 @@ def option_logprobs(tokens: Tokens, key: str, options: Sequence[str]) -> list[fl
     return [scores[i] for i in range(len(options))] if len(scores) == len(options) else None
 
 
-def _fits(remainder: str, token: str) -> bool:
+def _fits(remainder: bytes, token: bytes) -> bool:
     return bool(token) and (remainder.startswith(token) or token.startswith(remainder))
 
 

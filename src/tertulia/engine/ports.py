@@ -24,9 +24,9 @@ class LLMResponseInfo:
     output_tokens: int | None = None
     model: str | None = None  # the provider's model name, when it differs from the requested one
     raw_text: str | None = None
-    # with ``LLMRequest.top_logprobs``: each generated token, its log-probability and the most likely alternatives at
-    # that point (token, logprob); None when the provider gave none
-    logprobs: list[tuple[str, float, list[tuple[str, float]]]] | None = None
+    # with ``LLMRequest.top_logprobs``: each generated token (its UTF-8 bytes: a token may end inside a character), its
+    # log-probability and the most likely alternatives at that point (bytes, logprob); None when the provider gave none
+    logprobs: list[tuple[bytes, float, list[tuple[bytes, float]]]] | None = None
 
 
 @dataclass

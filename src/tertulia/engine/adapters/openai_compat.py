@@ -163,20 +163,26 @@ def _record_usage(request: LLMRequest, payload: dict[str, Any]) -> None:
         request.response.model = model
 
 
-def token_logprobs(payload: Any) -> list[tuple[str, float, list[tuple[str, float]]]] | None:
-    """A choice's ``logprobs.content`` (OpenAI's shape: token, logprob, top_logprobs) as the port's tuples; None when
-    absent or malformed."""
+def token_logprobs(payload: Any) -> list[tuple[bytes, float, list[tuple[bytes, float]]]] | None:
+    """A choice's ``logprobs.content`` (OpenAI's shape: token, bytes, logprob, top_logprobs) as the port's tuples, each
+    token as its ``bytes`` when given (a token may end inside a character) else its text in UTF-8; None when absent or
+    malformed."""
     content = payload.get("content") if isinstance(payload, dict) else None
     if not isinstance(content, list):
         return None
     out = []
     try:
         for item in content:
-            tops = [(str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or ()]
-            out.append((str(item["token"]), float(item["logprob"]), tops))
+            tops = [(_token_bytes(t), float(t["logprob"])) for t in item.get("top_logprobs") or ()]
+            out.append((_token_bytes(item), float(item["logprob"]), tops))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return out or None
+
+
+def _token_bytes(item: dict[str, Any]) -> bytes:
+    raw = item.get("bytes")
+    return bytes(raw) if isinstance(raw, list) else str(item["token"]).encode()
 
 
 def parse_json_object(content: str, what: str) -> dict[str, Any]:

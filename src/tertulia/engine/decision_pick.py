@@ -15,10 +15,25 @@ from typing import Any
 from tertulia.engine.closeness import exit_order
 from tertulia.engine.context import TurnContext
 from tertulia.engine.debias import option_logprobs, pick_in_both_orders
-from tertulia.engine.prompts import bullet, framed_decision_messages
+from tertulia.engine.prompts import bullet, framed_decision_messages, match_option
 
 KEY = "exit_condition"
 TOP_LOGPROBS = 5  # alternatives per token: the two to four exits of a decision state part ways within them
+
+
+def exit_question(said: str, listed: list[str], facts_max: int = 0) -> tuple[list[str], dict[str, Any]]:
+    """The end of a decision state's prompt and its schema: what the user just said, the exits as ``listed``, and the
+    answer: the exit by its text, after the key facts (at most ``facts_max`` characters) when ``facts_max``."""
+    tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]
+    tail += bullet("Exit conditions (exactly one applies)", listed)
+    answer = [f'"{KEY}": the exit condition that best matches, copied exactly']
+    properties: dict[str, Any] = {KEY: {"type": "string", "enum": listed}}
+    if facts_max:
+        answer.insert(0, '"key_facts": the facts of the conversation that decide this, in a few plain words')
+        properties = {"key_facts": {"type": "string", "maxLength": facts_max}, **properties}
+    tail += ["", "Answer in JSON: " + "; then ".join(answer) + "."]
+    return tail, {"type": "object", "properties": properties, "required": list(properties),
+                  "additionalProperties": False}
 
 
 async def contrast_decision_exit(ctx: TurnContext, state: dict[str, Any], head: list[str], texts: list[str],
@@ -30,17 +45,12 @@ async def contrast_decision_exit(ctx: TurnContext, state: dict[str, Any], head: 
 
     async def ask(listing: list[int]) -> tuple[int | None, list[float] | None]:
         listed = [texts[j] for j in listing]
-        tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]
-        tail += bullet("Exit conditions (exactly one applies)", listed)
-        tail += ["", f'Answer in JSON: "{KEY}": the exit condition that best matches, copied exactly.']
-        schema = {"type": "object", "properties": {KEY: {"type": "string", "enum": listed}}, "required": [KEY],
-                  "additionalProperties": False}
+        tail, schema = exit_question(said, listed)
         request = ctx.llm.request("SelectNextActionForDecisionState",
                                   framed_decision_messages(ctx.request.agent, head, ctx.request.transcript, tail))
         request.top_logprobs = TOP_LOGPROBS if orders > 1 else 0
         raw = await ctx.llm.decide(request, schema, "select_next_state_for_decision_state")
-        picked = str(raw.get(KEY) or "") if isinstance(raw, dict) else ""
-        index = texts.index(picked) if picked in texts else None
+        index = match_option(str(raw.get(KEY) or ""), texts) if isinstance(raw, dict) else None
         tokens = request.response.logprobs
         return index, (option_logprobs(tokens, KEY, listed) if tokens else None)
 

@@ -21,8 +21,9 @@ right before the options, the exits are listed closest to that message first (``
 port; without one, in an order seeded by the turn's text, never the author's), and a state entered earlier in the same
 turn is left again only by its closest exit, when that exit is closer to the message than the one that led in (the
 second-transition check). A decision state restates the key facts (``key_facts``) before naming its exit
-(``exit_condition``), except under ``contrast``: named at once, in two orders (``engine/decision_pick.py``). In every depth the prompt of a state entered this turn says so. Answers are resolved leniently
-(option text, ``"exit 2"`` labels, a target state name, any field style), so small models and scripted tests both work.
+(``exit_condition``), except under ``contrast``: named at once, in two orders (``engine/decision_pick.py``). In every
+depth the prompt of a state entered this turn says so. Answers are resolved leniently (option text, ``"exit 2"``
+labels, a target state name, any field style), so small models and scripted tests both work.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tertulia.engine.closeness import Ranking, exit_order, ranking_for
 from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
-from tertulia.engine.decision_pick import contrast_decision_exit
+from tertulia.engine.decision_pick import contrast_decision_exit, exit_question
 from tertulia.engine.graph import target_label
 from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
@@ -47,6 +48,7 @@ from tertulia.engine.prompts import (
     decision_messages,
     framed_decision_messages,
     latest_input,
+    match_option,
     memory_context,
     state_context,
 )
@@ -106,27 +108,19 @@ def _unique_texts(texts: list[str]) -> list[str]:
     return out
 
 
-def _match(text: str, options: list[str]) -> int | None:
-    low = " ".join(text.split()).strip().strip('"').rstrip(".").lower()
-    for i, o in enumerate(options):
-        if o.rstrip(".").lower() == low:
-            return i
-    return None
-
-
 def resolve_brief(raw: Any, actions: list[str], exits: list[dict[str, Any]]) -> tuple[str, int]:
     """A brief answer (``exit_condition_met`` + ``action``); a label answer (``next``) is accepted too."""
     if not isinstance(raw, dict) or ("exit_condition_met" not in raw and "action" not in raw):
         return resolve_choice(raw, actions, exits)
     met = str(raw.get("exit_condition_met") or STAY).strip()
     if met.lower() != STAY.lower() and not met.lower().startswith("none"):
-        index = _match(met, _unique_texts([str(e.get("description", "")) for e in exits]))
+        index = match_option(met, _unique_texts([str(e.get("description", "")) for e in exits]))
         if index is None:
             return resolve_choice({"next": met}, actions, exits)
         return "exit", index
     if len(actions) <= 1:
         return "action", 0
-    index = _match(str(raw.get("action") or ""), _unique_texts(actions))
+    index = match_option(str(raw.get("action") or ""), _unique_texts(actions))
     if index is None:
         return resolve_choice({"next": str(raw.get("action") or "")}, actions, exits)
     return "action", index
@@ -201,7 +195,7 @@ async def select_next_action(
 def _stay(raw: Any, actions: list[str], action_texts: list[str]) -> tuple[str, int]:
     if len(actions) <= 1:
         return "action", 0
-    index = _match(str(raw.get("action") or "") if isinstance(raw, dict) else "", action_texts)
+    index = match_option(str(raw.get("action") or "") if isinstance(raw, dict) else "", action_texts)
     return "action", index if index is not None else 0
 
 
@@ -286,7 +280,7 @@ async def _contrast_action(
     raw = await _decide_framed(ctx, head, tail, schema, rounds)
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
-    index = _match(str(raw.get(DID_KEY) or ""), exit_texts)
+    index = match_option(str(raw.get(DID_KEY) or ""), exit_texts)
     if index is not None and index in shown and ranking.allows(index):
         return "exit", index
     return _stay(raw, actions, action_texts)
@@ -309,7 +303,7 @@ async def _checklist_action(
         return "exit", ranking.best(met)
     if len(actions) <= 1:
         return "action", 0
-    index = _match(str(raw.get("action") or ""), action_texts)
+    index = match_option(str(raw.get("action") or ""), action_texts)
     if index is None:
         return resolve_choice({"next": str(raw.get("action") or "")}, actions, exits)
     return "action", index
@@ -365,21 +359,14 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
         return await contrast_decision_exit(ctx, state, head(), texts, said)
     if ctx.ports.reasoning != "none":  # brief (and checklist, and checks with tools)
         order = exit_order(exits, f"{state.get('name')}|{said}")
-        tail = [f"## What the user just said\n{said or '(nothing yet)'}", ""]
-        tail += bullet("Exit conditions (exactly one applies)", [texts[j] for j in order])
-        tail += ["", 'Answer in JSON: "key_facts": the facts of the conversation that decide this, in a few plain '
-                     'words; then "exit_condition": the exit condition that best matches, copied exactly.']
-        properties = {"key_facts": {"type": "string", "maxLength": SAID_MAX},
-                      "exit_condition": {"type": "string", "enum": [texts[j] for j in order]}}
-        schema = {"type": "object", "properties": properties, "required": list(properties),
-                  "additionalProperties": False}
+        tail, schema = exit_question(said, [texts[j] for j in order], facts_max=SAID_MAX)
         raw = await _decide(
             ctx, "SelectNextActionForDecisionState",
             lambda extra: framed_decision_messages(ctx.request.agent, head(), ctx.request.transcript, tail + extra),
             schema, "select_next_state_for_decision_state", rounds,
         )
         if isinstance(raw, dict) and "exit_condition" in raw:
-            index = _match(str(raw.get("exit_condition") or ""), texts)
+            index = match_option(str(raw.get("exit_condition") or ""), texts)
             if index is not None:
                 return index
             raw = {"next": str(raw.get("exit_condition") or "")}

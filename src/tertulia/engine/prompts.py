@@ -96,6 +96,15 @@ def closing_answer(tail: list[str], properties: dict[str, Any], answer: list[str
                   "additionalProperties": False}
 
 
+def match_option(text: str, options: list[str]) -> int | None:
+    """The index of the option an answer names, leniently (spacing, case, quotes and a final period aside)."""
+    low = " ".join(text.split()).strip().strip('"').rstrip(".").lower()
+    for i, o in enumerate(options):
+        if o.rstrip(".").lower() == low:
+            return i
+    return None
+
+
 def state_context(state: dict[str, Any], graph_description: str | None) -> list[str]:
     lines = []
     if graph_description:

@@ -86,6 +86,5 @@ async def pick_in_both_orders(ask: Ask, order: list[int]) -> int | None:
             return answers[0][0] if answers[0][0] is not None else answers[1][0]
         for option, score in zip(listing, scores, strict=True):
             totals[option] = totals.get(option, 0.0) + score
-    best = max(totals.values())
     first = answers[0][0]
-    return first if first is not None and totals.get(first) == best else max(order, key=lambda j: totals[j])
+    return max(order, key=lambda j: (totals[j], j == first))  # a tie goes to the first order's pick

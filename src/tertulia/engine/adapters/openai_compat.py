@@ -109,7 +109,7 @@ class OpenAICompatLLM:
                             yield piece
                     return
                 except ProviderStatusError as exc:
-                    if not (asked and not parts and exc.status in (400, 422)):
+                    if not (asked and not parts and _refuses_option(exc)):
                         raise
                     self.stream_usage = False  # an older server: retried once without the option, never asked again
         except EngineError:
@@ -135,7 +135,7 @@ class OpenAICompatLLM:
                         {**body, "logprobs": True, "top_logprobs": request.top_logprobs} if asked else body)
                     break
                 except ProviderStatusError as exc:
-                    if not (asked and exc.status in (400, 422)):
+                    if not (asked and _refuses_option(exc)):
                         raise
                     self.logprobs = False  # a provider without log-probabilities: asked once, never again
         except Exception as exc:  # noqa: BLE001
@@ -151,6 +151,12 @@ class OpenAICompatLLM:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _refuses_option(exc: ProviderStatusError) -> bool:
+    """How a provider answers an optional request field it does not know (``stream_options``, ``logprobs``): the
+    request is sent again without it, and the adapter stops asking."""
+    return exc.status in (400, 422)
 
 
 def _record_usage(request: LLMRequest, payload: dict[str, Any]) -> None:

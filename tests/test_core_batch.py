@@ -92,3 +92,41 @@ async def test_one_trip_to_the_connection_thread_on_sqlite(database_url: str, mo
         monkeypatch.undo()
         assert trips == ["_run_batch"], trips
         assert await _all(db) == {"a": 3, "b": 6, "c": 6}
+
+
+async def test_one_statement_and_no_transaction_on_postgres(database_url: str, monkeypatch) -> None:
+    """PostgreSQL: the batch goes as ONE statement on an AUTOCOMMIT connection (no BEGIN, no COMMIT), and a failed
+    guard in it still changes nothing."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("the one-statement batch exists on PostgreSQL only")
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection, AsyncAdapt_asyncpg_cursor
+
+    async with scratch_tables(database_url, metadata, {rows: [{"id": "a", "n": 1}]}) as db:
+        sent: list[str] = []
+        execute = AsyncAdapt_asyncpg_cursor._prepare_and_execute
+        begin = AsyncAdapt_asyncpg_connection._start_transaction
+
+        async def counted(self, operation, parameters):  # noqa: ANN001, ANN202 - observes, then calls through
+            sent.append(operation)
+            return await execute(self, operation, parameters)
+
+        async def began(self):  # noqa: ANN001, ANN202
+            if self.isolation_level != "autocommit":
+                sent.append("BEGIN")
+            return await begin(self)
+
+        monkeypatch.setattr(AsyncAdapt_asyncpg_cursor, "_prepare_and_execute", counted)
+        monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", began)
+        async with core_batch(db.sessions, write=True) as unit:
+            await run_core(unit, BUMP, {"b_id": "a"}, expect_rows=1)
+            await run_core(unit, ADD, [{"id": "b", "n": 5}, {"id": "c", "n": 6}, {"id": "d", "n": 7}])
+            await run_core(unit, ADD, {"id": "g", "n": 8})
+        assert len(sent) == 1 and sent[0].startswith("WITH "), sent
+        sent.clear()
+        with pytest.raises(StaleWrite):
+            async with core_batch(db.sessions, write=True) as unit:
+                await run_core(unit, ADD, [{"id": "e", "n": 1}, {"id": "f", "n": 2}])
+                await run_core(unit, BUMP, {"b_id": "nobody"}, expect_rows=1)
+        assert len(sent) == 1, sent
+        monkeypatch.undo()
+        assert await _all(db) == {"a": 2, "b": 5, "c": 6, "d": 7, "g": 8}

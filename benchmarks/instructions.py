@@ -2,14 +2,16 @@
 valgrind, so the figures do not move with the host's load (the load benchmark's times drift ±30 % on a shared host;
 these repeat within 0.5 %). The way to tell a 3 % gain from noise.
 
-    python benchmarks/instructions.py [--requests 20] [--before DIR]
+    python benchmarks/instructions.py [--requests 20] [--before DIR] [--database sqlite|postgres]
 
 Each figure comes from its own process: the app in-process behind httpx's ASGI transport (the client's own work is
 counted too, the same in every run), one service, one conversation warmed up with 25 turns (its transcript window
 full), then ``--requests`` GETs ``/service/?limit=1`` or interacts with instrumentation switched on only around them
 (``callgrind_control -i on|off``). ``--before DIR`` measures that source tree too (e.g. ``git archive <commit> src |
 tar -x -C DIR``; the tree must speak the API of this checkout's ``tests/support``, which trees from ``6cdbe99`` on do)
-and prints both side by side. Needs valgrind (Debian package ``valgrind``).
+and prints both side by side. ``--database postgres``: each process on a PostgreSQL database of its own, recreated
+for it (only this process's instructions are counted: asyncpg's side of each round trip, not the server's). Needs
+valgrind (Debian package ``valgrind``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ async def _measure(op: str, requests: int, workdir: Path) -> None:
     from tests.support.conversation import interact, make_service, start
     from tests.support.orgs import make_tenant
 
-    url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    url = os.environ.get("TERTULIA_IR_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     settings = Settings(database_url=url, data_dir=workdir, jwt_secret="bench-" + "x" * 40, rate_limits_enabled=False,
                         llm_provider="fake")
     runtime = await build_runtime(settings)
@@ -80,11 +82,15 @@ async def _measure(op: str, requests: int, workdir: Path) -> None:
         await close_runtime(runtime)
 
 
-def count(src: str, op: str, requests: int) -> float:
+def count(src: str, op: str, requests: int, database: str = "sqlite", job: int = 0) -> float:
     """Instructions per request of ``op`` on the tree ``src``."""
-    with tempfile.TemporaryDirectory(prefix="tertulia-ir-") as tmp:
+    sys.path[:0] = [str(ROOT)]
+    from tests.support.cluster import benchmark_database
+
+    with tempfile.TemporaryDirectory(prefix="tertulia-ir-") as tmp, \
+            benchmark_database(database, f"tertulia_ir_{job}", Path(tmp) / "bench.db") as url:
         out = Path(tmp) / "callgrind.out"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(ROOT)]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(ROOT)]), TERTULIA_IR_DATABASE_URL=url)
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                sys.executable, __file__, "--child", op, "--requests", str(requests), "--workdir", tmp]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -98,13 +104,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--before", help="also measure this older source tree (its src/ folder)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--child", choices=OPS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         from tertulia.migrations import upgrade
 
-        upgrade(f"sqlite+aiosqlite:///{Path(args.workdir) / 'bench.db'}")  # before the event loop: Alembic runs its own
+        upgrade(os.environ.get("TERTULIA_IR_DATABASE_URL")  # before the event loop: Alembic runs its own
+                or f"sqlite+aiosqlite:///{Path(args.workdir) / 'bench.db'}")
         asyncio.run(_measure(args.child, args.requests, Path(args.workdir)))
         return 0
     if shutil.which("valgrind") is None:
@@ -113,11 +121,13 @@ def main() -> int:
     trees = ([("before", str(Path(args.before).resolve()))] if args.before else []) + [("now", str(ROOT / "src"))]
     jobs = [(name, src, op) for name, src in trees for op in OPS]
     with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on what runs beside them
-        counted = list(pool.map(lambda job: count(job[1], job[2], args.requests), jobs))
+        counted = list(pool.map(lambda i: count(jobs[i][1], jobs[i][2], args.requests, args.database, i),
+                                range(len(jobs))))
     figures: dict[str, dict[str, float]] = {}
     for (name, _, op), value in zip(jobs, counted, strict=True):
         figures.setdefault(name, {})[op] = value
-    print(f"instructions per request (callgrind, in-process ASGI client included, {args.requests} requests each)")
+    print(f"instructions per request (callgrind, in-process ASGI client included, {args.requests} requests each, "
+          f"{args.database})")
     print(f"{'':24}" + "".join(f"{name:>16}" for name, _ in trees))
     for op, label in (("get", "plain GET"), ("interact", "interact (fake LLM)")):
         print(f"{label:24}" + "".join(f"{figures[name][op] / 1e6:>14.2f} M" for name, _ in trees))

@@ -368,17 +368,87 @@ def ask(llm: str, req: dict) -> tuple[dict, float, int]:
             int((body.get("usage") or {}).get("completion_tokens") or 0))
 
 
+VERIFY_FORMS = {
+    "verify": ("Is this statement true of what the user just said?", "yes", "no"),
+    "verify-literal": ("Did the user's latest message, by itself, clearly say this?", "yes", "no"),
+}
+
+
+def verification(req: dict, statement: str, form: str) -> dict:
+    """A yes/no check of one exit condition against what the user just said: the run's system message, the
+    conversation and the latest message from its dumped pick, then the statement."""
+    question, yes, no = VERIFY_FORMS[form]
+    content = req["messages"][-1]["content"]
+    keep = [part for part in content.split("\n## ") if part.startswith(("Conversation so far", "What the user just said"))]
+    body = ["You are checking one statement about a conversation. Do not write a reply to the user.",
+            *("## " + part.strip() for part in keep), "## Statement", statement, "",
+            f'{question} Answer in JSON: "answer": "{yes}" or "{no}".']
+    out = json.loads(json.dumps(req))
+    out["messages"][-1] = {"role": "user", "content": "\n".join(body)}
+    out["response_format"]["json_schema"] = {"name": "verify_exit", "strict": True, "schema": {
+        "type": "object", "properties": {"answer": {"type": "string", "enum": [yes, no]}},
+        "required": ["answer"], "additionalProperties": False}}
+    return out
+
+
+def probe_verify(results: dict, dump: list[dict], form: str, llm: str) -> int:
+    """Every first decision whose run picked an exit, checked by ``verification``: right exits should be kept
+    (yes), wrong ones dropped (no)."""
+    kept = dropped = right_exits = wrong_exits = 0
+    margins: list[tuple[float, bool]] = []
+    for it in items(results, dump):
+        if it["run"] is None:
+            continue
+        req = verification(it["request"], it["run"], form)
+        req |= {"logprobs": True, "top_logprobs": 5}
+        answer, seconds, margin = ask_margin(llm, req, "answer", list(VERIFY_FORMS[form][1:]))
+        yes = answer.get("answer") == VERIFY_FORMS[form][1]
+        margins.append((margin, it["right"] is not None and it["run"] in it["right"]))
+        right = it["right"] is not None and it["run"] in it["right"]
+        right_exits, wrong_exits = right_exits + right, wrong_exits + (not right)
+        kept, dropped = kept + (right and yes), dropped + (not right and not yes)
+        t = it["turn"]
+        print(f"{'ok ' if yes == right else 'BAD'} {'right' if right else 'WRONG'} exit, check says "
+              f"{'yes' if yes else 'no '} (yes-no {margin:+6.2f}) {seconds:5.1f}s  {t['from']:13} {t['say'][:45]:45} "
+              f"-> {it['run'][:50]}", flush=True)
+    print(f"{form}: right exits kept {kept}/{right_exits}, wrong exits dropped {dropped}/{wrong_exits}")
+    for threshold in (-4, -3, -2, -1, 0, 1):
+        keep = sum(1 for m, r in margins if r and m >= threshold)
+        drop = sum(1 for m, r in margins if not r and m < threshold)
+        print(f"  exit kept when log P(yes) - log P(no) >= {threshold:+d}: right exits kept {keep}, wrong dropped {drop}")
+    return 0
+
+
+def ask_margin(llm: str, req: dict, key: str, options: list[str]) -> tuple[dict, float, float]:
+    """``ask`` with the answer's log-probabilities: log P(options[0]) - log P(options[1]) for ``key``'s value."""
+    from tertulia.engine.debias import option_logprobs
+
+    up = urllib.request.Request(llm.rstrip("/") + "/chat/completions", data=json.dumps(req).encode(),
+                                headers={"Content-Type": "application/json"})
+    started = time.time()
+    body = json.loads(urllib.request.urlopen(up, timeout=900).read())
+    content = (body["choices"][0].get("logprobs") or {}).get("content") or []
+    tokens = [(bytes(t["bytes"]) if t.get("bytes") else t["token"].encode(), t["logprob"],
+               [(bytes(a["bytes"]) if a.get("bytes") else a["token"].encode(), a["logprob"])
+                for a in t.get("top_logprobs") or []]) for t in content]
+    scores = option_logprobs(tokens, key, options) if tokens else None
+    margin = scores[0] - scores[1] if scores else float("nan")
+    return json.loads(body["choices"][0]["message"]["content"]), time.time() - started, margin
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
     parser.add_argument("dump", help="the run's --dump file")
-    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *DECISION_VARIANTS]))
+    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *DECISION_VARIANTS, *VERIFY_FORMS]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     parser.add_argument("--changed", action="store_true",
                         help="only the decisions whose request the variant changes (the rest repeat the run's answer)")
     args = parser.parse_args()
     results = json.loads(Path(args.results).read_text())
     dump = [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()]
+    if args.variant in VERIFY_FORMS:
+        return probe_verify(results, dump, args.variant, args.llm)
     if args.variant in DECISION_VARIANTS:
         return probe_decisions(results, dump, args.variant, args.llm)
     todo = items(results, dump)

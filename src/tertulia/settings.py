@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "their token log-probabilities averaged, so the order cannot decide). 0 = auto: 2 for an OpenAI-compatible "
         "server, 1 for the embedded model (one model, one request at a time).",
     )
+    exit_checks: str = Field(
+        default="auto",
+        description="auto | on | off: under contrast, an action state's picked exit checked yes/no on its own and "
+        "dropped when the model is confident it does not hold (one more short call on a turn that leaves a state; "
+        "needs token log-probabilities). auto = on for an OpenAI-compatible server, off for the embedded model.",
+    )
     public_base_url: str = "http://127.0.0.1:8000"
 
     def resolved_jwt_secret(self) -> str:

@@ -95,6 +95,9 @@ class Ports:
     # a decision state's pick under ``contrast`` asked in this many exit orders at once (2: forward and reversed, each
     # with token log-probabilities, so the order cannot decide: ``engine/debias.py``); 1: one request
     decision_orders: int = 1
+    # under ``contrast``, an action state's picked exit checked yes/no on its own and dropped when the model is
+    # confident it does not hold (``engine/exit_check.py``; needs token log-probabilities)
+    exit_checks: bool = False
 
 
 @dataclass

@@ -9,7 +9,8 @@ request per exit, concurrently: ``engine/checks.py``):
   one pick that describes what the user just said (``what_the_user_did``, ``engine/contrast.py``): a concrete
   alternative (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, then a bare
   greeting (``GREETING``), or the exit condition closest to the message by its text (every exit without an embedder:
-  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a condition yes/no
+  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. With
+  ``Ports.exit_checks`` a picked exit is then checked on its own, yes/no (``engine/exit_check.py``). A 1.5B model that judges a condition yes/no
   poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of the message well.
 * ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
@@ -40,6 +41,7 @@ from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
 from tertulia.engine.decision_pick import contrast_decision_exit, exit_question
+from tertulia.engine.exit_check import exit_holds
 from tertulia.engine.graph import target_label
 from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
@@ -281,7 +283,8 @@ async def _contrast_action(
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
     index = match_option(str(raw.get(DID_KEY) or ""), exit_texts)
-    if index is not None and index in shown and ranking.allows(index):
+    if index is not None and index in shown and ranking.allows(index) and (
+            not ctx.ports.exit_checks or await exit_holds(ctx, seen.said, exit_texts[index])):
         return "exit", index
     return _stay(raw, actions, action_texts)
 

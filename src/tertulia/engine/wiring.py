@@ -175,6 +175,7 @@ def make_ports(runtime: Any, memories: Any = None, tools: Any = None, clock: Any
         call_timeout=settings.llm_timeout_seconds,
         reasoning=decision_reasoning(settings),
         decision_orders=decision_orders(settings),
+        exit_checks=exit_checks(settings),
     )
 
 
@@ -212,6 +213,18 @@ def decision_orders(settings: Any) -> int:
         return chosen
     provider = (settings.llm_provider or "auto").lower()
     return 1 if provider in ("fake", "local") or not settings.llm_base_url else 2
+
+
+def exit_checks(settings: Any) -> bool:
+    """``TERTULIA_EXIT_CHECKS`` (auto | on | off); auto is on for an OpenAI-compatible server, which gives the token
+    log-probabilities the check reads, and off for the embedded model (no log-probabilities there yet)."""
+    chosen = str(getattr(settings, "exit_checks", "auto") or "auto").lower()
+    if chosen in ("on", "off"):
+        return chosen == "on"
+    if chosen != "auto":
+        raise RuntimeError(f"Unknown TERTULIA_EXIT_CHECKS {chosen!r} (auto | on | off).")
+    provider = (settings.llm_provider or "auto").lower()
+    return provider not in ("fake", "local") and bool(settings.llm_base_url)
 
 
 def _self_hosted(url: str) -> bool:

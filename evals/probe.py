@@ -23,6 +23,10 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
 * ``objective``: the greeting replaced by a stay built from the state's own objective ("The agent still has to
   <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
   the alternative and the greeting.
+
+``verify`` / ``verify-literal`` do not rewrite the pick: each first decision whose run picked an exit is checked by
+a yes/no question about that exit alone, with ``logprobs``, and the script prints how many right exits the check
+keeps and wrong ones it drops at several margins (the screen behind ``engine/exit_check.py``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tertulia.engine.exit_check import KEY, NO, SCHEMA, YES, vetoed
+from tertulia.engine.exit_check import KEY, NO, SCHEMA, YES, parts_of, vetoed
 from tertulia.engine.fakes import ScriptedLLM
 from tertulia.engine.ports import LLMRequest
 from tests.engine.support import action, graph, ports, request, run
@@ -51,6 +51,7 @@ async def test_a_picked_exit_is_dropped_only_when_the_check_is_confident_it_does
     assert len(asked) == 2
     check = asked[1].messages[-1].content
     assert "## Statement\n" + FIXED in check and "An iPhone 14 with version 3.2.1." in check
+    assert "true of what the user just said?" in check
     assert res.insights["current_state_name"] == state
     if state == "technical":  # stayed: the action the pick named
         assert res.insights["current_state_action"] == ACTIONS[1]
@@ -74,9 +75,41 @@ async def test_a_stay_asks_no_check_and_checks_off_ask_none():
 
 
 def test_the_veto_needs_confidence():
-    assert vetoed([math.log(0.3), math.log(0.7)])
-    assert not vetoed([math.log(0.45), math.log(0.55)])
-    assert not vetoed(None)
+    assert vetoed([0.3]) and not vetoed([0.45])
+    assert vetoed([0.8, 0.45])  # a conjunction: P = 0.36
+    assert not vetoed([0.9, 0.6])  # P = 0.54
+    assert not vetoed([0.1, None]) and not vetoed([])  # a part without log-probabilities: the pick stands
+
+
+def test_a_conjunction_is_cut_into_its_parts():
+    assert parts_of("The patient has given both their name and a preferred day or time.") == [
+        "The patient has given their name.", "The patient has given a preferred day or time."]
+    assert parts_of(FIXED) == [FIXED]
+    assert parts_of("The caller wants both refills and a delivery!") == ["The caller wants refills!",
+                                                                        "The caller wants a delivery!"]
+
+
+BOTH = "The patient has given both their name and a preferred day or time."
+BOOKING = graph([
+    action("collect", ["Ask for the name.", "Ask for a day."], [(BOTH, "confirm")]),
+    action("confirm", ["Read the booking back."]),
+], initial="collect", terminal="confirm")
+
+
+@pytest.mark.parametrize(("p_name", "p_day", "state"), [(0.8, 0.45, "collect"), (0.9, 0.7, "confirm")])
+async def test_a_conjunction_is_checked_part_by_part_against_the_conversation(p_name, p_day, state):
+    llm = ScriptedLLM()
+    llm.script_decision("SelectNextAction", lambda req, schema: {"what_the_user_did": BOTH, "action": "Ask for a day."})
+    llm.script_decision("SelectNextAction", answered(1 - p_name))
+    llm.script_decision("SelectNextAction", answered(1 - p_day))
+    res = await run(request(BOOKING, "My name is Maria Lopez.", state="collect"),
+                    ports(llm, reasoning="contrast", exit_checks=True))
+    checks = [r.messages[-1].content for r in llm.requests if r.interaction == "SelectNextAction"][1:]
+    assert len(checks) == 2
+    assert "## Statement\nThe patient has given their name.\n" in checks[0]
+    assert "## Statement\nThe patient has given a preferred day or time.\n" in checks[1]
+    assert all("true of the conversation so far?" in c for c in checks)
+    assert res.insights["current_state_name"] == state
 
 
 @pytest.mark.parametrize(("kw", "expected"), [

@@ -10,11 +10,18 @@ yes/no is too harsh ("Hi, I'm Daniel Okafor." against "has given their full name
 exit is dropped only when P(no) is at least ``VETO_NO`` on the answer's token log-probabilities, and never without
 them (a provider that gives none keeps the pick). A stay costs no check; an exit costs one more short call, after
 the pick (a plain action-state turn keeps its two sequential calls).
+
+An exit written as a conjunction ("The patient has given both their name and a preferred day or time.") is checked
+part by part, concurrently (``parts_of``), each part against the conversation so far (a part may have been given in
+an earlier turn), and holds with the product of the parts' probabilities: asked whole, the model said yes to "My name
+is Maria Lopez."; asked the day or time on its own, it leaned no.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
 
 from tertulia.engine.context import TurnContext
 from tertulia.engine.debias import option_logprobs
@@ -22,29 +29,58 @@ from tertulia.engine.prompts import framed_decision_messages
 
 KEY = "answer"
 YES, NO = "yes", "no"
-VETO_NO = 0.6  # P(no) from which a picked exit is dropped: log P(yes) - log P(no) below log(0.4 / 0.6)
+VETO_NO = 0.6  # P(no) from which a picked exit is dropped (P normalized over yes and no)
 TOP_LOGPROBS = 5
 SCHEMA = {"type": "object", "properties": {KEY: {"type": "string", "enum": [YES, NO]}}, "required": [KEY],
           "additionalProperties": False}
 
 
-def check_tail(said: str, statement: str) -> list[str]:
+_BOTH = re.compile(r"^(?P<subject>.+?) both (?P<first>.+?) and (?P<second>.+?)(?P<end>[.!]?)$")
+SAID, CONVERSATION = "what the user just said", "the conversation so far"
+
+
+def parts_of(statement: str) -> list[str]:
+    """The statement's parts when it is written "<subject> both <A> and <B>", else the statement alone."""
+    found = _BOTH.match(statement.strip())
+    if found is None:
+        return [statement]
+    subject, end = found["subject"], found["end"] or "."
+    return [f"{subject} {found['first']}{end}", f"{subject} {found['second']}{end}"]
+
+
+def check_tail(said: str, statement: str, about: str = SAID) -> list[str]:
     """The end of the check's prompt: what the user just said, the exit as a statement, the question."""
     return [f"## What the user just said\n{said or '(nothing yet)'}", "", "## Statement", statement, "",
-            f'Is this statement true of what the user just said? Answer in JSON: "{KEY}": "{YES}" or "{NO}".']
+            f'Is this statement true of {about}? Answer in JSON: "{KEY}": "{YES}" or "{NO}".']
 
 
-def vetoed(scores: list[float] | None) -> bool:
-    """True when log P(yes), log P(no) say "no" with at least ``VETO_NO``'s confidence."""
-    return scores is not None and scores[0] - scores[1] < math.log((1 - VETO_NO) / VETO_NO)
+def p_yes(scores: list[float] | None) -> float | None:
+    """P(yes) of a yes/no answer from log P(yes), log P(no) (normalized over the two), None without them."""
+    return None if scores is None else 1.0 / (1.0 + math.exp(scores[1] - scores[0]))
+
+
+def vetoed(probabilities: list[float | None]) -> bool:
+    """True when the parts' probabilities (all known) make the statement false with at least ``VETO_NO``."""
+    if not probabilities or any(p is None for p in probabilities):
+        return False
+    return 1.0 - math.prod(p for p in probabilities if p is not None) >= VETO_NO
 
 
 async def exit_holds(ctx: TurnContext, said: str, statement: str) -> bool:
-    """False when the model is confident the picked exit ``statement`` is not true of what the user just said."""
+    """False when the model is confident the picked exit ``statement`` is not true of what the user just said (of
+    the conversation so far, part by part, for a conjunction)."""
     head = ["You are checking one statement about a conversation. Do not write a reply to the user."]
-    request = ctx.llm.request("SelectNextAction", framed_decision_messages(
-        ctx.request.agent, head, ctx.request.transcript, check_tail(said, statement)))
-    request.top_logprobs = TOP_LOGPROBS
-    await ctx.llm.decide(request, SCHEMA, "check_exit")
-    tokens = request.response.logprobs
-    return not vetoed(option_logprobs(tokens, KEY, [YES, NO]) if tokens else None)
+    parts = parts_of(statement)
+    about = SAID if len(parts) == 1 else CONVERSATION
+
+    async def ask(part: str) -> float | None:
+        request = ctx.llm.request("SelectNextAction", framed_decision_messages(
+            ctx.request.agent, head, ctx.request.transcript, check_tail(said, part, about)))
+        request.top_logprobs = TOP_LOGPROBS
+        await ctx.llm.decide(request, SCHEMA, "check_exit")
+        tokens = request.response.logprobs
+        return p_yes(option_logprobs(tokens, KEY, [YES, NO]) if tokens else None)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(ask(part)) for part in parts]
+    return not vetoed([t.result() for t in tasks])

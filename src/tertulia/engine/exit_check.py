@@ -8,7 +8,9 @@ so the closest description wins. Asked instead whether that one statement is tru
 same model says no to those (``evals/probe.py verify``, ``benchmarks/README.md``, "Decision quality"). Its plain
 yes/no is too harsh ("Hi, I'm Daniel Okafor." against "has given their full name" came out "no" by a hair), so the
 exit is dropped only when P(no) is at least ``VETO_NO`` on the answer's token log-probabilities, and never without
-them (a provider that gives none keeps the pick). A stay costs no check; an exit costs one more short call, after
+them. The line was read off the labelled set (the wrong exits it drops sit at P(no) 0.68-0.84, the right goodbyes
+"No, that's everything. Bye!" / "Nope, that's all" at 0.60-0.62, against "needs nothing else"), then checked on a
+graph kept out of that reading (``evals/graphs/heldout_*``) (a provider that gives none keeps the pick). A stay costs no check; an exit costs one more short call, after
 the pick (a plain action-state turn keeps its two sequential calls).
 
 An exit written as a conjunction ("The patient has given both their name and a preferred day or time.") is checked
@@ -29,7 +31,7 @@ from tertulia.engine.prompts import framed_decision_messages
 
 KEY = "answer"
 YES, NO = "yes", "no"
-VETO_NO = 0.6  # P(no) from which a picked exit is dropped (P normalized over yes and no)
+VETO_NO = 2 / 3  # P(no) from which a picked exit is dropped: "no" twice as likely as "yes" (normalized over the two)
 TOP_LOGPROBS = 5
 SCHEMA = {"type": "object", "properties": {KEY: {"type": "string", "enum": [YES, NO]}}, "required": [KEY],
           "additionalProperties": False}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tertulia.engine import contrast, dbs, decisions
+from tertulia.engine import contrast, dbs, decisions, exit_check
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
@@ -29,7 +29,8 @@ def _said() -> list[str]:
 
 
 def _fixed_texts() -> list[str]:
-    return [contrast.OTHER, contrast.GREETING, decisions.STAY, dbs.SAFETY_NOTE, dbs.NOT_NOW]
+    return [contrast.OTHER, contrast.GREETING, decisions.STAY, dbs.SAFETY_NOTE, dbs.NOT_NOW,
+            *exit_check.check_tail("", ""), *exit_check.check_tail("", "", exit_check.CONVERSATION)]
 
 
 def test_the_set_is_found():

@@ -8,10 +8,11 @@ so the closest description wins. Asked instead whether that one statement is tru
 same model says no to those (``evals/probe.py verify``, ``benchmarks/README.md``, "Decision quality"). Its plain
 yes/no is too harsh ("Hi, I'm Daniel Okafor." against "has given their full name" came out "no" by a hair), so the
 exit is dropped only when P(no) is at least ``VETO_NO`` on the answer's token log-probabilities, and never without
-them. The line was read off the labelled set (the wrong exits it drops sit at P(no) 0.68-0.84, the right goodbyes
-"No, that's everything. Bye!" / "Nope, that's all" at 0.60-0.62, against "needs nothing else"), then checked on a
-graph kept out of that reading (``evals/graphs/heldout_*``) (a provider that gives none keeps the pick). A stay costs no check; an exit costs one more short call, after
-the pick (a plain action-state turn keeps its two sequential calls).
+them (a provider that gives none keeps the pick). The line was read off the labelled set (the wrong exits it drops
+sit at P(no) 0.68-0.84, the right goodbyes "No, that's everything. Bye!" / "Nope, that's all" at 0.60-0.62 against
+"needs nothing else"), then run on a graph kept out of that reading (``evals/graphs/heldout_*``), where it kept every
+exit it was asked about. A stay costs no check; an exit costs one more short call, after the pick (a plain
+action-state turn keeps its two sequential calls).
 
 An exit written as a conjunction ("The patient has given both their name and a preferred day or time.") is checked
 part by part, concurrently (``parts_of``), each part against the conversation so far (a part may have been given in

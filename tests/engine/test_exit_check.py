@@ -40,7 +40,8 @@ def picked_exit(req: LLMRequest, schema: dict) -> dict:
     return {"what_the_user_did": FIXED, "action": ACTIONS[1]}
 
 
-@pytest.mark.parametrize(("p_no", "state"), [(0.9, "technical"), (0.7, "technical"), (0.62, "done"), (0.1, "done"), (None, "done")])
+@pytest.mark.parametrize(("p_no", "state"), [(0.9, "technical"), (0.7, "technical"), (0.62, "done"), (0.1, "done"),
+                                             (None, "done")])
 async def test_a_picked_exit_is_dropped_only_when_the_check_is_confident_it_does_not_hold(p_no, state):
     llm = ScriptedLLM()
     llm.script_decision("SelectNextAction", picked_exit)

@@ -215,12 +215,13 @@ async def core_unit(sessions: async_sessionmaker[AsyncSession], *, write: bool =
 async def core_batch(sessions: async_sessionmaker[AsyncSession], *, write: bool = False) -> AsyncIterator[Any]:
     """``core_unit`` for a unit that only writes through ``run_core`` and reads nothing back but guarded row counts
     (``expect_rows``), and whose statements are independent: none changes a row another changes or reads what
-    another writes (on PostgreSQL they run as parts of one statement, on one snapshot). On SQLite its statements are queued and run, COMMIT included, in ONE trip to the connection's
-    thread when the block completes (``prepared.Batch``); on PostgreSQL they are queued too and sent as ONE statement
-    on an AUTOCOMMIT connection (``prepared.one_statement``: one round trip instead of BEGIN, one per statement and
-    COMMIT), or, when they cannot be (a statement listener such as tracing's, a statement the fast path cannot run),
-    one by one in a ``core_unit``. A guard that fails raises ``prepared.StaleWrite`` with everything rolled back, as
-    an error does; a block that raises runs nothing."""
+    another writes (on PostgreSQL they run as parts of one statement, on one snapshot). On SQLite its statements are
+    queued and run, COMMIT included, in ONE trip to the connection's thread when the block completes
+    (``prepared.Batch``); on PostgreSQL they are queued too and sent as ONE statement on an AUTOCOMMIT connection
+    (``prepared.one_statement``: one round trip instead of BEGIN, one per statement and COMMIT), or, when they
+    cannot be (a statement listener such as tracing's, a statement the fast path cannot run), one by one in a
+    ``core_unit``. A guard that fails raises ``prepared.StaleWrite`` with everything rolled back, as an error does;
+    a block that raises runs nothing."""
     bind = _postgres_bind(sessions)
     if bind is not None:
         batch = prepared.Batch(None)

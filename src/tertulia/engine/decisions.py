@@ -5,13 +5,14 @@ request per exit, concurrently: ``engine/checks.py``):
 
 * ``none`` (hosted models): the prompt lists ``"action N: <text>"`` / ``"exit N: <description>"``; the schema is one
   enum ``next`` over the short labels: a few output tokens.
-* ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``):
-  one pick that describes what the user just said (``what_the_user_did``, ``engine/contrast.py``): a concrete
-  alternative (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, then a bare
-  greeting (``GREETING``), or the exit condition closest to the message by its text (every exit without an embedder:
-  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. With
-  ``Ports.exit_checks`` a picked exit is then checked on its own, yes/no (``engine/exit_check.py``). A 1.5B model that judges a condition yes/no
-  poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of the message well.
+* ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``): one
+  pick that describes what the user just said (``what_the_user_did``, ``engine/contrast.py``): a concrete alternative
+  (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, then a bare greeting
+  (``GREETING``), or the exit condition closest to the message by its text (every exit without an embedder:
+  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a
+  condition yes/no poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of
+  the message well; its yes/no still serves as a veto read from token probabilities: with ``Ports.exit_checks`` a
+  picked exit is then checked on its own (``engine/exit_check.py``).
 * ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
 * ``brief``: the answer restates what the user just said (``user_just_said``), then names the met exit condition by

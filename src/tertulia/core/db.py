@@ -214,37 +214,17 @@ async def core_unit(sessions: async_sessionmaker[AsyncSession], *, write: bool =
 @asynccontextmanager
 async def core_batch(sessions: async_sessionmaker[AsyncSession], *, write: bool = False) -> AsyncIterator[Any]:
     """``core_unit`` for a unit that only writes through ``run_core`` and reads nothing back but guarded row counts
-    (``expect_rows``), and whose statements are independent: none changes a row another changes or reads what
-    another writes (on PostgreSQL they run as parts of one statement, on one snapshot). On SQLite its statements are
-    queued and run, COMMIT included, in ONE trip to the connection's thread when the block completes
-    (``prepared.Batch``); on PostgreSQL they are queued too and sent as ONE statement on an AUTOCOMMIT connection
-    (``prepared.one_statement``: one round trip instead of BEGIN, one per statement and COMMIT), or, when they
-    cannot be (a statement listener such as tracing's, a statement the fast path cannot run), one by one in a
-    ``core_unit``. A guard that fails raises ``prepared.StaleWrite`` with everything rolled back, as an error does;
-    a block that raises runs nothing."""
-    bind = _postgres_bind(sessions)
-    if bind is not None:
-        batch = prepared.Batch(None)
-        yield batch
-        if batch.items:
-            await _flush_postgres(sessions, bind, batch.items)
+    (``expect_rows``): on SQLite its statements are queued and run, COMMIT included, in ONE trip to the connection's
+    thread when the block completes (``prepared.Batch``); elsewhere it is ``core_unit``. A guard that fails raises
+    ``prepared.StaleWrite`` with everything rolled back, as an error does; a block that raises runs nothing."""
+    if _postgres_bind(sessions) is not None:
+        async with core_unit(sessions, write=write) as connection:
+            yield connection
         return
     async with _gated(sessions, write), sessions.kw["bind"].connect() as connection:
         batch = prepared.Batch(connection)
         yield batch
         await batch.flush()
-
-
-async def _flush_postgres(sessions: async_sessionmaker[AsyncSession], bind: AsyncEngine,
-                          items: list[tuple[Any, Any, int | None]]) -> None:
-    single = None if bind.sync_engine._has_events else prepared.one_statement(items, bind.dialect)
-    if single is not None:
-        async with _autocommit(bind) as connection:
-            await prepared.run_one_statement(connection, *single)
-        return
-    async with core_unit(sessions) as connection:
-        for statement, params, expected in items:
-            await run_core(connection, statement, params, expect_rows=expected)
 
 
 _HELD = "tertulia.core.db.run_core"  # session.info key: (the session's transaction, its connection)

@@ -20,7 +20,6 @@ execution context, so with a listener every statement takes ``Connection.execute
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections import namedtuple
 from typing import Any
@@ -200,8 +199,7 @@ class Batch:
     SQLite's connection thread, COMMIT included (a plain turn's outcome: five trips before). Nothing is read back but
     each guarded statement's row count, checked on that thread: a mismatch rolls everything back (``StaleWrite``).
     When the trip is not possible (a statement the fast path cannot run as compiled, a statement listener such as
-    tracing's), the statements run one by one in a transaction of the connection, with the same guards. On
-    PostgreSQL the batch holds no connection: ``core.db`` sends its items as ``one_statement``."""
+    tracing's), the statements run one by one in a transaction of the connection, with the same guards."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -234,86 +232,3 @@ class Batch:
                                              dialect=dialect) from error
         if stale is not None:
             raise StaleWrite(f"statement {stale} of the batch changed another number of rows than expected")
-
-
-# -- PostgreSQL: a batch as ONE statement -----------------------------------------------------------------------
-
-_STALE = "tertulia: a guarded statement changed another number of rows than expected"
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-_MAX_VALUES = 30000  # PostgreSQL takes at most 32767 parameters in one statement
-_SHAPES: dict[Any, str] = {}
-_MAX_SHAPES = 256
-
-
-def one_statement(items: list[tuple[Any, Any, int | None]], dialect: Any) -> tuple[str, list[Any]] | None:
-    """PostgreSQL: a ``Batch``'s statements as ONE statement and its values, or None when they cannot be (a statement
-    the fast path cannot run as compiled, a quoted literal in one, too many values).
-
-    Each statement becomes a data-modifying CTE (an executemany INSERT, one multi-row VALUES); the main query reads
-    every guarded statement's row count and, when one differs from what it expects, casts an explanatory text to an
-    integer: the statement then fails and, being one statement, changes nothing (``run_one_statement`` raises
-    ``StaleWrite``). On an AUTOCOMMIT connection that is one round trip for the whole unit, COMMIT included, where a
-    transaction costs BEGIN, one trip per statement and COMMIT. All its parts see one snapshot, so a batch must not
-    change one row twice, nor read what another of its statements writes (a plain turn's outcome: four tables)."""
-    plans = [plan_for(statement, dialect, params) for statement, params, _ in items]
-    if not plans or any(plan is None or plan.is_select or "'" in plan.sql for plan in plans):
-        return None
-    shape = tuple((plan, len(params) if isinstance(params, list) else None, expected)
-                  for plan, (_, params, expected) in zip(plans, items, strict=True))
-    values: list[Any] = []
-    for plan, (_, params, _) in zip(plans, items, strict=True):
-        for row in params if isinstance(params, list) else [params or {}]:
-            values += plan.values(row)
-    if len(values) > _MAX_VALUES:
-        return None
-    sql = _SHAPES.get(shape)
-    if sql is None:
-        sql = _compose(shape)
-        if sql is None:
-            return None
-        if len(_SHAPES) >= _MAX_SHAPES:
-            _SHAPES.clear()
-        _SHAPES[shape] = sql
-    return sql, values
-
-
-def _compose(shape: tuple[tuple[Plan, int | None, int | None], ...]) -> str | None:
-    parts, guards, offset = [], [], 0
-    for index, (plan, rows, expected) in enumerate(shape):
-        sql, width = plan.sql.strip(), len(plan._slots)
-        if rows is not None:  # an executemany INSERT: its one row of VALUES repeated, numbered on
-            head, sep, row = sql.rpartition(" VALUES ")
-            if not (sep and head.startswith("INSERT INTO ") and row.startswith("(") and row.endswith(")")):
-                return None
-            sql = head + " VALUES " + ", ".join(_shifted(row, offset + k * width) for k in range(rows))
-            offset += rows * width
-        else:
-            sql = _shifted(sql, offset)
-            offset += width
-        if expected is not None:
-            sql += " RETURNING 1"
-            guards.append(f"(SELECT count(*) FROM w{index}) = {int(expected)}")
-        parts.append(f"w{index} AS ({sql})")
-    check = " AND ".join(guards) or "true"
-    return (f"WITH {', '.join(parts)} SELECT CAST(CASE WHEN {check} THEN '0' ELSE '{_STALE}' END AS INTEGER)")
-
-
-def _shifted(sql: str, offset: int) -> str:
-    return _PLACEHOLDER.sub(lambda match: f"${int(match.group(1)) + offset}", sql) if offset else sql
-
-
-async def run_one_statement(connection: Any, sql: str, values: list[Any]) -> None:
-    """Run ``one_statement``'s result on an AUTOCOMMIT ``AsyncConnection``: ``StaleWrite`` when a guard failed (then
-    nothing was changed), driver errors as ``sqlalchemy.exc`` errors, a lost connection invalidated."""
-    sync = connection.sync_connection
-    adapted = sync._dbapi_connection.dbapi_connection
-    cursor = adapted.cursor()
-    dialect = sync.dialect
-    try:
-        await cursor._prepare_and_execute(sql, values)
-    except dialect.loaded_dbapi.Error as error:
-        if _STALE in str(error):
-            raise StaleWrite(_STALE) from None
-        if dialect.is_disconnect(error, adapted, cursor):
-            sync.invalidate(error)
-        raise sa_exc.DBAPIError.instance(sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect) from error

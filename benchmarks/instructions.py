@@ -84,7 +84,6 @@ async def _measure(op: str, requests: int, workdir: Path) -> None:
 
 def count(src: str, op: str, requests: int, database: str = "sqlite", job: int = 0) -> float:
     """Instructions per request of ``op`` on the tree ``src``."""
-    sys.path[:0] = [str(ROOT)]
     from tests.support.cluster import benchmark_database
 
     with tempfile.TemporaryDirectory(prefix="tertulia-ir-") as tmp, \
@@ -118,6 +117,7 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
+    sys.path[:0] = [str(ROOT)]  # tests.support, for count's databases
     trees = ([("before", str(Path(args.before).resolve()))] if args.before else []) + [("now", str(ROOT / "src"))]
     jobs = [(name, src, op) for name, src in trees for op in OPS]
     with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on what runs beside them

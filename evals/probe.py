@@ -407,8 +407,8 @@ def probe_verify(results: dict, dump: list[dict], form: str, llm: str) -> int:
         req |= {"logprobs": True, "top_logprobs": 5}
         answer, seconds, margin = ask_margin(llm, req, "answer", list(VERIFY_FORMS[form][1:]))
         yes = answer.get("answer") == VERIFY_FORMS[form][1]
-        margins.append((margin, it["right"] is not None and it["run"] in it["right"]))
         right = it["right"] is not None and it["run"] in it["right"]
+        margins.append((margin, right))
         right_exits, wrong_exits = right_exits + right, wrong_exits + (not right)
         kept, dropped = kept + (right and yes), dropped + (not right and not yes)
         t = it["turn"]
@@ -425,17 +425,14 @@ def probe_verify(results: dict, dump: list[dict], form: str, llm: str) -> int:
 
 def ask_margin(llm: str, req: dict, key: str, options: list[str]) -> tuple[dict, float, float]:
     """``ask`` with the answer's log-probabilities: log P(options[0]) - log P(options[1]) for ``key``'s value."""
+    from tertulia.engine.adapters.openai_compat import token_logprobs
     from tertulia.engine.debias import option_logprobs
 
     up = urllib.request.Request(llm.rstrip("/") + "/chat/completions", data=json.dumps(req).encode(),
                                 headers={"Content-Type": "application/json"})
     started = time.time()
     body = json.loads(urllib.request.urlopen(up, timeout=900).read())
-    content = (body["choices"][0].get("logprobs") or {}).get("content") or []
-    tokens = [(bytes(t["bytes"]) if t.get("bytes") else t["token"].encode(), t["logprob"],
-               [(bytes(a["bytes"]) if a.get("bytes") else a["token"].encode(), a["logprob"])
-                for a in t.get("top_logprobs") or []]) for t in content]
-    scores = option_logprobs(tokens, key, options) if tokens else None
+    scores = option_logprobs(token_logprobs(body["choices"][0].get("logprobs")), key, options)
     margin = scores[0] - scores[1] if scores else float("nan")
     return json.loads(body["choices"][0]["message"]["content"]), time.time() - started, margin
 

@@ -25,12 +25,16 @@ from collections.abc import Awaitable, Callable, Sequence
 
 Tokens = Sequence[tuple[bytes, float, Sequence[tuple[bytes, float]]]]
 BELOW_LISTED = 2.0  # an option absent from the top alternatives: this far (in nats) below the least listed one
+TOP_LOGPROBS = 5  # alternatives asked per token: the two to four options of a pick part ways within them
 
 
-def option_logprobs(tokens: Tokens, key: str, options: Sequence[str]) -> list[float] | None:
-    """log P(option) for each of ``options`` as the value of ``key`` in the generated JSON; None when the value or a
-    token of it cannot be followed (another key, an option spelled differently). Tokens are compared as UTF-8 bytes:
-    a token may end inside a character ("é" split in two), which no string comparison could follow."""
+def option_logprobs(tokens: Tokens | None, key: str, options: Sequence[str]) -> list[float] | None:
+    """log P(option) for each of ``options`` as the value of ``key`` in the generated JSON; None without tokens (a
+    provider that gave none) or when the value or a token of it cannot be followed (another key, an option spelled
+    differently). Tokens are compared as UTF-8 bytes: a token may end inside a character ("é" split in two), which no
+    string comparison could follow."""
+    if not tokens:
+        return None
     text = b"".join(t for t, _, _ in tokens)
     found = re.search(rb'"%s"\s*:\s*"' % re.escape(key.encode()), text)
     if not found:

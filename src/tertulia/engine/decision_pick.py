@@ -14,11 +14,10 @@ from typing import Any
 
 from tertulia.engine.closeness import exit_order
 from tertulia.engine.context import TurnContext
-from tertulia.engine.debias import option_logprobs, pick_in_both_orders
+from tertulia.engine.debias import TOP_LOGPROBS, option_logprobs, pick_in_both_orders
 from tertulia.engine.prompts import bullet, framed_decision_messages, match_option
 
 KEY = "exit_condition"
-TOP_LOGPROBS = 5  # alternatives per token: the two to four exits of a decision state part ways within them
 
 
 def exit_question(said: str, listed: list[str], facts_max: int = 0) -> tuple[list[str], dict[str, Any]]:
@@ -51,8 +50,7 @@ async def contrast_decision_exit(ctx: TurnContext, state: dict[str, Any], head: 
         request.top_logprobs = TOP_LOGPROBS if orders > 1 else 0
         raw = await ctx.llm.decide(request, schema, "select_next_state_for_decision_state")
         index = match_option(str(raw.get(KEY) or ""), texts) if isinstance(raw, dict) else None
-        tokens = request.response.logprobs
-        return index, (option_logprobs(tokens, KEY, listed) if tokens else None)
+        return index, option_logprobs(request.response.logprobs, KEY, listed)
 
     picked = (await ask(order))[0] if orders == 1 else await pick_in_both_orders(ask, order)
     return picked if picked is not None else order[0]

@@ -27,13 +27,12 @@ import math
 import re
 
 from tertulia.engine.context import TurnContext
-from tertulia.engine.debias import option_logprobs
+from tertulia.engine.debias import TOP_LOGPROBS, option_logprobs
 from tertulia.engine.prompts import framed_decision_messages
 
 KEY = "answer"
 YES, NO = "yes", "no"
 VETO_NO = 2 / 3  # P(no) from which a picked exit is dropped: "no" twice as likely as "yes" (normalized over the two)
-TOP_LOGPROBS = 5
 SCHEMA = {"type": "object", "properties": {KEY: {"type": "string", "enum": [YES, NO]}}, "required": [KEY],
           "additionalProperties": False}
 
@@ -81,8 +80,7 @@ async def exit_holds(ctx: TurnContext, said: str, statement: str) -> bool:
             ctx.request.agent, head, ctx.request.transcript, check_tail(said, part, about)))
         request.top_logprobs = TOP_LOGPROBS
         await ctx.llm.decide(request, SCHEMA, "check_exit")
-        tokens = request.response.logprobs
-        return p_yes(option_logprobs(tokens, KEY, [YES, NO]) if tokens else None)
+        return p_yes(option_logprobs(request.response.logprobs, KEY, [YES, NO]))
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(ask(part)) for part in parts]

@@ -211,8 +211,7 @@ def decision_orders(settings: Any) -> int:
     chosen = int(getattr(settings, "decision_orders", 0) or 0)
     if chosen:
         return chosen
-    provider = (settings.llm_provider or "auto").lower()
-    return 1 if provider in ("fake", "local") or not settings.llm_base_url else 2
+    return 2 if _openai_server(settings) else 1
 
 
 def exit_checks(settings: Any) -> bool:
@@ -223,6 +222,12 @@ def exit_checks(settings: Any) -> bool:
         return chosen == "on"
     if chosen != "auto":
         raise RuntimeError(f"Unknown TERTULIA_EXIT_CHECKS {chosen!r} (auto | on | off).")
+    return _openai_server(settings)
+
+
+def _openai_server(settings: Any) -> bool:
+    """The model is reached on an OpenAI-compatible server (it answers concurrent requests and can give token
+    log-probabilities), not the embedded model or the fake."""
     provider = (settings.llm_provider or "auto").lower()
     return provider not in ("fake", "local") and bool(settings.llm_base_url)
 

@@ -42,7 +42,7 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "src")]
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "src")]
 
 from tertulia.engine.contrast import DID_KEY, GREETING, OTHER  # noqa: E402
 
@@ -437,6 +437,23 @@ def ask_margin(llm: str, req: dict, key: str, options: list[str]) -> tuple[dict,
     return json.loads(body["choices"][0]["message"]["content"]), time.time() - started, margin
 
 
+def _checks(cache: Path):  # noqa: ANN202
+    """A function telling whether the exit check, as the run asked it (``check_screen.read_cache``), keeps an exit
+    picked on a dumped request (None when the cache holds no check for it)."""
+    from evals.check_screen import read_cache
+    from tertulia.engine.exit_check import VETO_NO, holds_with, parts_of
+
+    _, checks = read_cache(cache)
+
+    def keeps(req: dict, exit_text: str) -> bool | None:
+        content = req["messages"][-1]["content"]
+        talk = content.split("## Conversation so far\n", 1)[-1].split("\n\n## ", 1)[0]
+        said = content.split("## What the user just said\n", 1)[-1].split("\n\n", 1)[0].strip()
+        held = holds_with([checks.get((talk, said, part)) for part in parts_of(exit_text)])
+        return None if held is None else 1 - held < VETO_NO
+    return keeps
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
@@ -445,6 +462,9 @@ def main() -> int:
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     parser.add_argument("--changed", action="store_true",
                         help="only the decisions whose request the variant changes (the rest repeat the run's answer)")
+    parser.add_argument("--graphs", default="", help="only these graphs' decisions (comma-separated; never a held-out one)")
+    parser.add_argument("--cache", type=Path, help="the run's replay cache (evals/check_screen.py): apply the exit "
+                        "check's veto, read from the checks it holds, to the picks")
     args = parser.parse_args()
     results = json.loads(Path(args.results).read_text())
     dump = [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()]
@@ -452,7 +472,8 @@ def main() -> int:
         return probe_verify(results, dump, args.variant, args.llm)
     if args.variant in DECISION_VARIANTS:
         return probe_decisions(results, dump, args.variant, args.llm)
-    todo = items(results, dump)
+    todo = [it for it in items(results, dump) if not args.graphs or it["turn"]["graph"] in args.graphs.split(",")]
+    held_of = _checks(args.cache) if args.cache else None
     right = run_right = asked = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))
@@ -462,6 +483,9 @@ def main() -> int:
             continue
         answer, seconds, tokens = ask(args.llm, req)
         pick = _pick(answer, back)
+        if held_of is not None:  # the exit check's veto on both the variant's pick and the run's
+            pick, it["run"] = (None if p is not None and held_of(it["request"], p) is False else p
+                               for p in (pick, it["run"]))
         ok = pick is None if it["right"] is None else pick in it["right"]
         run_ok = it["run"] is None if it["right"] is None else it["run"] in it["right"]
         right, run_right, asked = right + ok, run_right + run_ok, asked + 1

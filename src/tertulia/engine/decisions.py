@@ -30,6 +30,7 @@ labels, a target state name, any field style), so small models and scripted test
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
 from tertulia.engine.decision_pick import contrast_decision_exit, exit_question
-from tertulia.engine.exit_check import exit_holds
+from tertulia.engine.exit_check import exit_holds, exit_p_yes, rescued, vetoed
 from tertulia.engine.graph import target_label
 from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
@@ -280,13 +281,23 @@ async def _contrast_action(
     exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
     tail, schema, shown = contrast_tail(_intro(seen.said, entered_by), exit_texts, ranking, action_texts,
                                         offer_exits=not greeting)
-    raw = await _decide_framed(ctx, head, tail, schema, rounds)
+    beside = ctx.ports.exit_checks and len(shown) == 1 and ranking.sims is not None and ranking.allows(shown[0])
+    if beside:  # the one exit offered is known before the pick: its check runs beside it
+        async with asyncio.TaskGroup() as group:
+            picking = group.create_task(_decide_framed(ctx, head, tail, schema, rounds))
+            checking = group.create_task(exit_p_yes(ctx, seen.said, exit_texts[shown[0]]))
+        raw, held = picking.result(), checking.result()
+    else:
+        raw, held = await _decide_framed(ctx, head, tail, schema, rounds), None
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
     index = match_option(str(raw.get(DID_KEY) or ""), exit_texts)
-    if index is not None and index in shown and ranking.allows(index) and (
-            not ctx.ports.exit_checks or await exit_holds(ctx, seen.said, exit_texts[index])):
-        return "exit", index
+    if index is not None and index in shown and ranking.allows(index):
+        if not ctx.ports.exit_checks or (not vetoed([held]) if beside else
+                                         await exit_holds(ctx, seen.said, exit_texts[index])):
+            return "exit", index
+    elif beside and rescued(held):
+        return "exit", shown[0]
     return _stay(raw, actions, action_texts)
 
 

@@ -1,0 +1,105 @@
+"""Screen a rule that lets the exit check overrule a contrast pick that stayed, from a run made through the replay
+cache (``evals/replay.py --cache``: its misses are stored with their whole responses, token log-probabilities
+included), with the check run beside every pick (``engine/exit_check.py``).
+
+    python evals/check_screen.py evals/results/<label>.json /tmp/cache.jsonl --graphs clinic,intake
+
+For every first decision of a turn that started in its expected state (an action state's pick with one exit offered),
+it prints the pick, P(yes) of the offered exit and the label, then, for several lines, how many decisions a rule
+"take the offered exit when P(yes) >= line, even if the pick stayed" would fix and break against the run's own. Only
+the graphs named are read: a held-out graph's decisions must not be looked at to set a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "src")]
+
+from tertulia.engine.adapters.openai_compat import token_logprobs  # noqa: E402
+from tertulia.engine.contrast import DID_KEY  # noqa: E402
+from tertulia.engine.debias import option_logprobs  # noqa: E402
+from tertulia.engine.exit_check import KEY, NO, VETO_NO, YES, holds_with, p_yes, parts_of  # noqa: E402
+
+LINES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def _section(content: str, title: str) -> str | None:
+    found = re.search(rf"## {re.escape(title)}\n(.*?)(?:\n\n|\Z)", content, re.S)
+    return found[1].strip() if found else None
+
+
+def _conversation(content: str) -> str:
+    found = re.search(r"## Conversation so far\n(.*?)\n\n## ", content, re.S)
+    return found[1] if found else ""
+
+
+def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float | None]]:
+    """The contrast picks (state, said, conversation, choices, answer) and the checks' P(yes) by (conversation, said,
+    statement)."""
+    picks, checks = [], {}
+    for line in filter(None, path.read_text().splitlines()):
+        entry = json.loads(line)
+        request, response = entry["request"], entry.get("response")
+        name = (request.get("response_format") or {}).get("json_schema", {}).get("name")
+        content = request["messages"][-1]["content"]
+        said, talk = _section(content, "What the user just said") or "", _conversation(content)
+        if name == "check_exit" and response:
+            scores = option_logprobs(token_logprobs(response["choices"][0].get("logprobs")), KEY, [YES, NO])
+            checks[(talk, said, _section(content, "Statement") or "")] = p_yes(scores)
+        elif name == "select_next_action" and "You entered this state during this turn" not in content:
+            schema = request["response_format"]["json_schema"]["schema"]
+            choices = (schema["properties"].get(DID_KEY) or {}).get("enum")
+            if not choices:
+                continue
+            answer = json.loads(entry["answer"]) if isinstance(entry["answer"], str) else entry["answer"]
+            state = re.search(r"## Current state: (\S+)", content)
+            picks.append({"state": state[1] if state else "", "said": said, "talk": talk, "choices": choices,
+                          "answer": str(answer.get(DID_KEY) or "")})
+    return picks, checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("cache", type=Path)
+    parser.add_argument("--graphs", required=True, help="comma-separated graphs to read (never a held-out one)")
+    args = parser.parse_args()
+    graphs = set(args.graphs.split(","))
+    turns = [t for t in json.loads(args.results.read_text())["turns"]
+             if t["graph"] in graphs and t["from_expected_state"] and t["kind"] != "decision"]
+    picks, checks = read_cache(args.cache)
+    rows = []
+    for t in turns:
+        found = [p for p in picks if p["said"] == t["say"] and p["state"] == t["from"]]
+        if not found:
+            continue
+        p = found[0]
+        offered = p["choices"][-1]
+        held = holds_with([checks.get((p["talk"], p["said"], part)) for part in parts_of(offered)])
+        stays = p["answer"] != offered
+        vetoed = held is not None and 1 - held >= VETO_NO
+        run_exit = not stays and not vetoed
+        right_exit = t["expect"] != t["from"]
+        rows.append((t, offered, held, stays, run_exit, right_exit))
+        mark = "ok " if run_exit == right_exit else "BAD"
+        print(f"{mark} {t['graph']:12} {t['from']:14} {t['say'][:44]:44} pick={'stay' if stays else 'exit'} "
+              f"P(yes)={'  -  ' if held is None else f'{held:.3f}'} label={'exit' if right_exit else 'stay'}")
+    base = sum(r[4] == r[5] for r in rows)
+    print(f"\n{len(rows)} first decisions; the run's own rule right on {base}")
+    for line in LINES:
+        fixed = sum(1 for t, o, h, s, e, r in rows if s and r and not e and h is not None and h >= line)
+        broken = sum(1 for t, o, h, s, e, r in rows if s and not r and not e and h is not None and h >= line)
+        print(f"  take a stayed pick's exit at P(yes) >= {line:.2f}: fixed {fixed}, broken {broken} "
+              f"-> {base + fixed - broken}/{len(rows)}")
+    print(f"  decisions with a check read: {sum(1 for r in rows if r[2] is not None)} of {len(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -45,8 +45,8 @@ async def test_the_pick_describes_the_users_message_among_the_exits_and_a_concre
     assert name == "select_next_action"
     assert list(schema["properties"]) == [DID_KEY]  # greet has one action: no action field
     choices = schema["properties"][DID_KEY]["enum"]
-    assert choices[:2] == [OTHER, GREETING]  # first in the prompt and the schema (a fake answering first values stays)
-    assert choices[2:] == ["The patient wants to book an appointment"]  # only the exit closest to the message
+    assert choices[:1] == [OTHER]  # first in the prompt and the schema (a fake answering first values stays)
+    assert choices[1:] == ["The patient wants to book an appointment"]  # only the exit closest to the message
     assert list(llm.schemas[1][1]["properties"]) == [DID_KEY, "action"]
     prompt = llm.requests[0].messages[-1].content
     said = prompt.index("## What the user just said\nI'd like to book an appointment")
@@ -101,21 +101,28 @@ async def test_behaviors_are_judged_per_candidate_and_a_yes_no_answer_still_reso
     assert res.insights["triggered_dynamic_behavior_set_version_info"] == [suicide.set_id, 1]
 
 
-async def test_the_bare_greeting_stays_too():
-    llm = ScriptedLLM()
-    llm.script_decision("SelectNextAction", did(GREETING, "Ask for a day"))
+async def test_the_greeting_stay_is_offered_only_to_a_bare_greeting():
+    llm = ScriptedLLM()  # a greeting with more in it goes to the model with the exit, and no "only says hello"
+    llm.script_decision("SelectNextAction", did(OTHER, "Ask for a day"))
     res = await run(request(BOOKING, "Hello, what do you need from me?", state="collect"), contrast(llm))
+    assert GREETING not in llm.schemas[0][1]["properties"][DID_KEY]["enum"]
+    assert f"- {GREETING}" not in llm.requests[0].messages[-1].content
     assert res.insights["current_state_name"] == "collect"
     assert res.insights["current_state_action"] == "Ask for a day"
     assert llm.calls["SelectNextAction"] == 1 and llm.calls["EngageUser"] == 1  # a plain turn: 2 sequential calls
+    llm = ScriptedLLM()  # a bare greeting, several actions: the two stays, to pick the action by
+    llm.script_decision("SelectNextAction", did(GREETING, "Ask for a day"))
+    res = await run(request(BOOKING, "Hello!", state="collect"), contrast(llm))
+    assert llm.schemas[0][1]["properties"][DID_KEY]["enum"] == [OTHER, GREETING]
+    assert res.insights["current_state_name"] == "collect"
+    assert res.insights["current_state_action"] == "Ask for a day"
 
 
 async def test_only_the_closest_exit_is_offered_and_no_other_is_taken():
     llm = ScriptedLLM()  # an answer naming an exit the pick did not offer (a model ignoring the schema) stays
     llm.script_decision("SelectNextAction", did("The patient wants to end the conversation"))
     res = await run(request(BOOKING, "Please cancel an appointment I have", state="greet"), contrast(llm))
-    assert llm.schemas[0][1]["properties"][DID_KEY]["enum"] == [OTHER, GREETING,
-                                                                 "The patient wants to cancel an appointment"]
+    assert llm.schemas[0][1]["properties"][DID_KEY]["enum"] == [OTHER, "The patient wants to cancel an appointment"]
     assert res.insights["current_state_name"] == "greet"
 
 
@@ -125,7 +132,7 @@ async def test_without_an_embedder_every_exit_is_offered():
     res = await run(request(BOOKING, "Please cancel an appointment I have", state="greet"),
                     ports(llm, reasoning="contrast", embedder=None))
     choices = llm.schemas[0][1]["properties"][DID_KEY]["enum"]
-    assert choices[:2] == [OTHER, GREETING] and sorted(choices[2:]) == sorted([
+    assert choices[:1] == [OTHER] and sorted(choices[1:]) == sorted([
         "The patient wants to book an appointment", "The patient wants to cancel an appointment",
         "The patient wants to end the conversation"])
     assert res.insights["current_state_name"] == "end"

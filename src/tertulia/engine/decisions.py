@@ -7,12 +7,12 @@ request per exit, concurrently: ``engine/checks.py``):
   enum ``next`` over the short labels: a few output tokens.
 * ``contrast`` (small local models; the default for them, chosen on the labelled set in ``benchmarks/README.md``): one
   pick that describes what the user just said (``what_the_user_did``, ``engine/contrast.py``): a concrete alternative
-  (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, then a bare greeting
-  (``GREETING``), or the exit condition closest to the message by its text (every exit without an embedder:
-  ``shown_exits``); either alternative → stay and perform the ``action`` named by its text. A 1.5B model that judges a
-  condition yes/no poorly ("12/07/1975" → "no" to "has given their date of birth") tells apart two descriptions of
-  the message well; its yes/no still serves as a veto read from token probabilities: with ``Ports.exit_checks`` a
-  picked exit is then checked on its own (``engine/exit_check.py``).
+  (``OTHER``: they ask a question, hesitate, refuse, or say something else), listed first, or the exit condition
+  closest to the message by its text (every exit without an embedder: ``shown_exits``); the alternative → stay and
+  perform the ``action`` named by its text (a bare greeting is offered no exit, and a second stay, ``GREETING``, to
+  pick the action by). A 1.5B model that judges a condition yes/no poorly ("12/07/1975" → "no" to "has given their
+  date of birth") tells apart two descriptions of the message well; its yes/no still serves as a veto read from
+  token probabilities: with ``Ports.exit_checks`` a picked exit is then checked on its own (``engine/exit_check.py``).
 * ``checklist``: an action state's exit conditions are checked one by one, each written out and answered yes/no
   (``engine/checklist.py``); no "yes" → stay and perform the ``action`` named by its text.
 * ``brief``: the answer restates what the user just said (``user_just_said``), then names the met exit condition by
@@ -30,7 +30,6 @@ labels, a target state name, any field style), so small models and scripted test
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from tertulia.engine.context import TurnContext
 from tertulia.engine.contract import EngineError
 from tertulia.engine.contrast import DID_KEY, contrast_tail
 from tertulia.engine.decision_pick import contrast_decision_exit, exit_question
-from tertulia.engine.exit_check import exit_holds, exit_p_yes, rescued, vetoed
+from tertulia.engine.exit_check import exit_holds
 from tertulia.engine.graph import target_label
 from tertulia.engine.greeting import agent_name, is_bare_greeting, speaks_of_greeting
 from tertulia.engine.prompts import (
@@ -269,9 +268,9 @@ async def _contrast_action(
     head: Callable[[], list[str]], rounds: ToolRounds | None, entered_by: str | None,
 ) -> tuple[str, int]:
     """One pick that DESCRIBES what the user just said: a concrete alternative (``OTHER``: a question, a hesitation, a
-    refusal, something else) instead of an abstract "stay", the bare greeting, or the exit condition closest to the
-    message (``shown_exits``; every exit, in the seeded order, without an embedder). A bare greeting is offered no
-    exit (``engine/greeting.py``), and with one action and no tools it makes no call at all."""
+    refusal, something else) instead of an abstract "stay", or the exit condition closest to the message
+    (``shown_exits``; every exit, in the seeded order, without an embedder). A bare greeting is offered no exit, only
+    the two stays (``engine/greeting.py``), and with one action and no tools it makes no call at all."""
     said = latest_input(ctx.request)
     greeting = is_bare_greeting(said, agent_name(ctx.request.agent)) and not speaks_of_greeting(
         [str(e.get("description", "")) for e in exits])
@@ -281,23 +280,13 @@ async def _contrast_action(
     exit_texts, action_texts, ranking = seen.exit_texts, seen.action_texts, seen.ranking
     tail, schema, shown = contrast_tail(_intro(seen.said, entered_by), exit_texts, ranking, action_texts,
                                         offer_exits=not greeting)
-    beside = ctx.ports.exit_checks and len(shown) == 1 and ranking.sims is not None and ranking.allows(shown[0])
-    if beside:  # the one exit offered is known before the pick: its check runs beside it
-        async with asyncio.TaskGroup() as group:
-            picking = group.create_task(_decide_framed(ctx, head, tail, schema, rounds))
-            checking = group.create_task(exit_p_yes(ctx, seen.said, exit_texts[shown[0]]))
-        raw, held = picking.result(), checking.result()
-    else:
-        raw, held = await _decide_framed(ctx, head, tail, schema, rounds), None
+    raw = await _decide_framed(ctx, head, tail, schema, rounds)
     if not isinstance(raw, dict) or DID_KEY not in raw:  # a brief or labelled answer
         return _checked(resolve_brief(raw, actions, exits), ranking, raw, actions, action_texts)
     index = match_option(str(raw.get(DID_KEY) or ""), exit_texts)
-    if index is not None and index in shown and ranking.allows(index):
-        if not ctx.ports.exit_checks or (not vetoed([held]) if beside else
-                                         await exit_holds(ctx, seen.said, exit_texts[index])):
-            return "exit", index
-    elif beside and rescued(held):
-        return "exit", shown[0]
+    if index is not None and index in shown and ranking.allows(index) and (
+            not ctx.ports.exit_checks or await exit_holds(ctx, seen.said, exit_texts[index])):
+        return "exit", index
     return _stay(raw, actions, action_texts)
 
 

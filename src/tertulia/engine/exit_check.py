@@ -32,7 +32,6 @@ from tertulia.engine.prompts import framed_decision_messages
 
 KEY = "answer"
 YES, NO = "yes", "no"
-RESCUE_YES: float | None = None  # P(yes) from which the check takes the exit offered when the pick stayed
 VETO_NO = 2 / 3  # P(no) from which a picked exit is dropped: "no" twice as likely as "yes" (normalized over the two)
 SCHEMA = {"type": "object", "properties": {KEY: {"type": "string", "enum": [YES, NO]}}, "required": [KEY],
           "additionalProperties": False}
@@ -64,25 +63,14 @@ def p_yes(scores: list[float] | None) -> float | None:
 
 def vetoed(probabilities: list[float | None]) -> bool:
     """True when the parts' probabilities (all known) make the statement false with at least ``VETO_NO``."""
-    held = holds_with(probabilities)
-    return held is not None and 1.0 - held >= VETO_NO
-
-
-def rescued(held: float | None) -> bool:
-    """True when the check alone is sure enough that the exit holds to take it against a pick that stayed."""
-    return RESCUE_YES is not None and held is not None and held >= RESCUE_YES
-
-
-def holds_with(probabilities: list[float | None]) -> float | None:
-    """P(statement) from its parts' P(yes): their product, None when any is unknown (or there are none)."""
     if not probabilities or any(p is None for p in probabilities):
-        return None
-    return math.prod(p for p in probabilities if p is not None)
+        return False
+    return 1.0 - math.prod(p for p in probabilities if p is not None) >= VETO_NO
 
 
-async def exit_p_yes(ctx: TurnContext, said: str, statement: str) -> float | None:
-    """P(the exit ``statement`` is true of what the user just said), of the conversation so far part by part for a
-    conjunction; None when the provider gives no log-probabilities."""
+async def exit_holds(ctx: TurnContext, said: str, statement: str) -> bool:
+    """False when the model is confident the picked exit ``statement`` is not true of what the user just said (of
+    the conversation so far, part by part, for a conjunction)."""
     head = ["You are checking one statement about a conversation. Do not write a reply to the user."]
     parts = parts_of(statement)
     about = SAID if len(parts) == 1 else CONVERSATION
@@ -96,11 +84,4 @@ async def exit_p_yes(ctx: TurnContext, said: str, statement: str) -> float | Non
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(ask(part)) for part in parts]
-    return holds_with([t.result() for t in tasks])
-
-
-async def exit_holds(ctx: TurnContext, said: str, statement: str) -> bool:
-    """False when the model is confident the picked exit ``statement`` is not true of what the user just said (of
-    the conversation so far, part by part, for a conjunction)."""
-    held = await exit_p_yes(ctx, said, statement)
-    return held is None or 1.0 - held < VETO_NO
+    return not vetoed([t.result() for t in tasks])

@@ -1,6 +1,9 @@
 """Screen a rule that lets the exit check overrule a contrast pick that stayed, from a run made through the replay
 cache (``evals/replay.py --cache``: its misses are stored with their whole responses, token log-probabilities
-included), with the check run beside every pick (``engine/exit_check.py``).
+included), with the check run beside every pick: the engine of commit ``251df6a`` (``--src`` of an export of it), which
+asks the check of the offered exit on every turn and decides as the engine does without it. The screen it made (session
+14, ``benchmarks/README.md``) found no line worth it, so the engine went back to checking picked exits only; on a run
+of today's engine only the exits it picked have a check to read.
 
     python evals/check_screen.py evals/results/<label>.json /tmp/cache.jsonl --graphs clinic,intake
 

@@ -24,6 +24,11 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
   <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
   the alternative and the greeting.
 
+``--graphs`` keeps the replay to the named graphs (the development ones: a held-out graph is never probed), and
+``--cache`` (the run's ``evals/replay.py`` cache) applies the exit check's veto, as the run asked it, to the variant's
+picks and the run's alike (session 14's ``no-greeting``: the greeting stay dropped from every pick but a bare
+greeting's, which the engine now does).
+
 ``verify`` / ``verify-literal`` do not rewrite the pick: each first decision whose run picked an exit is checked by
 a yes/no question about that exit alone, with ``logprobs``, and the script prints how many right exits the check
 keeps and wrong ones it drops at several margins (the screen behind ``engine/exit_check.py``).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -27,9 +28,16 @@ sys.path[:0] = [str(HERE.parent / "src")]
 from tertulia.engine.adapters.openai_compat import token_logprobs  # noqa: E402
 from tertulia.engine.contrast import DID_KEY  # noqa: E402
 from tertulia.engine.debias import option_logprobs  # noqa: E402
-from tertulia.engine.exit_check import KEY, NO, VETO_NO, YES, holds_with, p_yes, parts_of  # noqa: E402
+from tertulia.engine.exit_check import KEY, NO, VETO_NO, YES, p_yes, parts_of  # noqa: E402
 
 LINES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def holds_with(probabilities: list[float | None]) -> float | None:
+    """P(statement) from its parts' P(yes), as ``exit_check.vetoed`` combines them; None when any is unknown."""
+    if not probabilities or any(p is None for p in probabilities):
+        return None
+    return math.prod(p for p in probabilities if p is not None)
 
 
 def _section(content: str, title: str) -> str | None:

@@ -213,6 +213,12 @@ OTHER_DETAIL = ("The user has done none of these: they answer with a detail, ask
                 "something else.")
 
 
+# the alternative's question relative to the exit shown: a question that IS the exit ("asks about the opening hours")
+# should not match "ask a question"
+OTHER_ELSE = ("The user has done none of these: they ask about something else, hesitate, refuse, or say something "
+              "else.")
+
+
 def _both(*variants):  # noqa: ANN202
     def variant(req: dict) -> dict[str, str]:
         back: dict[str, str] = {}
@@ -244,6 +250,7 @@ VARIANTS = {
     "no-greeting": _drop_greeting,
     "other-detail": _stays(OTHER_DETAIL, False),
     "other-detail-no-greeting": _both(_stays(OTHER_DETAIL, False), _drop_greeting),
+    "other-else-no-greeting": _both(_stays(OTHER_ELSE, False), _drop_greeting),
     "examples": _examples,
     "partial": _partial,
     "top1": _keep(1),
@@ -445,8 +452,8 @@ def ask_margin(llm: str, req: dict, key: str, options: list[str]) -> tuple[dict,
 def _checks(cache: Path):  # noqa: ANN202
     """A function telling whether the exit check, as the run asked it (``check_screen.read_cache``), keeps an exit
     picked on a dumped request (None when the cache holds no check for it)."""
-    from evals.check_screen import read_cache
-    from tertulia.engine.exit_check import VETO_NO, holds_with, parts_of
+    from evals.check_screen import holds_with, read_cache
+    from tertulia.engine.exit_check import VETO_NO, parts_of
 
     _, checks = read_cache(cache)
 

@@ -28,13 +28,14 @@ sys.path[:0] = [str(HERE.parent / "src")]
 from tertulia.engine.adapters.openai_compat import token_logprobs  # noqa: E402
 from tertulia.engine.contrast import DID_KEY  # noqa: E402
 from tertulia.engine.debias import option_logprobs  # noqa: E402
-from tertulia.engine.exit_check import KEY, NO, VETO_NO, YES, p_yes, parts_of  # noqa: E402
+from tertulia.engine.exit_check import KEY, NO, YES, p_yes, parts_of, vetoed  # noqa: E402
 
 LINES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
 def holds_with(probabilities: list[float | None]) -> float | None:
-    """P(statement) from its parts' P(yes), as ``exit_check.vetoed`` combines them; None when any is unknown."""
+    """P(statement) from its parts' P(yes), as ``exit_check.vetoed`` combines them, to print; None when any is
+    unknown (whether the check drops the exit is ``vetoed``'s to say)."""
     if not probabilities or any(p is None for p in probabilities):
         return None
     return math.prod(p for p in probabilities if p is not None)
@@ -45,13 +46,21 @@ def _section(content: str, title: str) -> str | None:
     return found[1].strip() if found else None
 
 
-def _conversation(content: str) -> str:
+def said_and_talk(content: str) -> tuple[str, str]:
+    """What the user just said and the conversation so far, as a decision or check prompt frames them: the key that
+    joins a pick to the checks of its exit."""
     found = re.search(r"## Conversation so far\n(.*?)\n\n## ", content, re.S)
-    return found[1] if found else ""
+    return _section(content, "What the user just said") or "", found[1] if found else ""
+
+
+def part_checks(checks: dict[tuple[str, str, str], float | None], content: str, statement: str) -> list[float | None]:
+    """P(yes) of each part of ``statement`` as the run checked it against the prompt ``content`` (None: not checked)."""
+    said, talk = said_and_talk(content)
+    return [checks.get((talk, said, part)) for part in parts_of(statement)]
 
 
 def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float | None]]:
-    """The contrast picks (state, said, conversation, choices, answer) and the checks' P(yes) by (conversation, said,
+    """The contrast picks (state, said, prompt, choices, answer) and the checks' P(yes) by (conversation, said,
     statement)."""
     picks, checks = [], {}
     for line in filter(None, path.read_text().splitlines()):
@@ -59,7 +68,7 @@ def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float
         request, response = entry["request"], entry.get("response")
         name = (request.get("response_format") or {}).get("json_schema", {}).get("name")
         content = request["messages"][-1]["content"]
-        said, talk = _section(content, "What the user just said") or "", _conversation(content)
+        said, talk = said_and_talk(content)
         if name == "check_exit" and response:
             scores = option_logprobs(token_logprobs(response["choices"][0].get("logprobs")), KEY, [YES, NO])
             checks[(talk, said, _section(content, "Statement") or "")] = p_yes(scores)
@@ -70,8 +79,8 @@ def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float
                 continue
             answer = json.loads(entry["answer"]) if isinstance(entry["answer"], str) else entry["answer"]
             state = re.search(r"## Current state: (\S+)", content)
-            picks.append({"state": state[1] if state else "", "said": said, "talk": talk, "choices": choices,
-                          "answer": str(answer.get(DID_KEY) or "")})
+            picks.append({"state": state[1] if state else "", "said": said, "content": content,
+                          "choices": choices, "answer": str(answer.get(DID_KEY) or "")})
     return picks, checks
 
 
@@ -92,10 +101,10 @@ def main() -> int:
             continue
         p = found[0]
         offered = p["choices"][-1]
-        held = holds_with([checks.get((p["talk"], p["said"], part)) for part in parts_of(offered)])
+        parts = part_checks(checks, p["content"], offered)
+        held = holds_with(parts)
         stays = p["answer"] != offered
-        vetoed = held is not None and 1 - held >= VETO_NO
-        run_exit = not stays and not vetoed
+        run_exit = not stays and not vetoed(parts)
         right_exit = t["expect"] != t["from"]
         rows.append((t, offered, held, stays, run_exit, right_exit))
         mark = "ok " if run_exit == right_exit else "BAD"

@@ -452,17 +452,14 @@ def ask_margin(llm: str, req: dict, key: str, options: list[str]) -> tuple[dict,
 def _checks(cache: Path):  # noqa: ANN202
     """A function telling whether the exit check, as the run asked it (``check_screen.read_cache``), keeps an exit
     picked on a dumped request (None when the cache holds no check for it)."""
-    from evals.check_screen import holds_with, read_cache
-    from tertulia.engine.exit_check import VETO_NO, parts_of
+    from evals.check_screen import part_checks, read_cache
+    from tertulia.engine.exit_check import vetoed
 
     _, checks = read_cache(cache)
 
     def keeps(req: dict, exit_text: str) -> bool | None:
-        content = req["messages"][-1]["content"]
-        talk = content.split("## Conversation so far\n", 1)[-1].split("\n\n## ", 1)[0]
-        said = content.split("## What the user just said\n", 1)[-1].split("\n\n", 1)[0].strip()
-        held = holds_with([checks.get((talk, said, part)) for part in parts_of(exit_text)])
-        return None if held is None else 1 - held < VETO_NO
+        parts = part_checks(checks, req["messages"][-1]["content"], exit_text)
+        return None if None in parts else not vetoed(parts)
     return keeps
 
 

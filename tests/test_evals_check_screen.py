@@ -10,11 +10,11 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evals.check_screen import holds_with, read_cache
+from evals.check_screen import holds_with, part_checks, read_cache
+from tertulia.engine.contract import TranscriptMessage
 from tertulia.engine.contrast import DID_KEY, OTHER
 from tertulia.engine.exit_check import CONVERSATION, check_tail, parts_of
 from tertulia.engine.prompts import framed_decision_messages
-from tertulia.engine.contract import TranscriptMessage
 
 SAID = "Two people, this Friday at 7."
 EXIT = "The caller has given both the number of guests and the date and time."
@@ -54,6 +54,8 @@ def test_picks_and_checks_are_read_and_joined(tmp_path: Path):
     picks, checks = read_cache(cache)
     assert [(p["state"], p["said"], p["answer"], p["choices"]) for p in picks] == [("party", SAID, OTHER,
                                                                                    [OTHER, EXIT])]
-    held = holds_with([checks.get((picks[0]["talk"], SAID, part)) for part in parts_of(EXIT)])
+    parts = part_checks(checks, picks[0]["content"], EXIT)
+    assert [round(p, 6) for p in parts] == [0.9, 0.6]
+    held = holds_with(parts)
     assert held is not None and abs(held - 0.54) < 1e-6
     assert holds_with([0.5, None]) is None and holds_with([]) is None

@@ -28,7 +28,7 @@ sys.path[:0] = [str(HERE.parent / "src")]
 from tertulia.engine.adapters.openai_compat import token_logprobs  # noqa: E402
 from tertulia.engine.contrast import DID_KEY  # noqa: E402
 from tertulia.engine.debias import option_logprobs  # noqa: E402
-from tertulia.engine.exit_check import KEY, NO, YES, p_yes, parts_of, vetoed  # noqa: E402
+from tertulia.engine.exit_check import KEY, NO, YES, p_yes, parts_of, veto_line, vetoed  # noqa: E402
 
 LINES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -104,7 +104,7 @@ def main() -> int:
         parts = part_checks(checks, p["content"], offered)
         held = holds_with(parts)
         stays = p["answer"] != offered
-        run_exit = not stays and not vetoed(parts)
+        run_exit = not stays and not vetoed(parts, veto_line(t["say"], offered))
         right_exit = t["expect"] != t["from"]
         rows.append((t, offered, held, stays, run_exit, right_exit))
         mark = "ok " if run_exit == right_exit else "BAD"

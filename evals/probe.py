@@ -81,7 +81,8 @@ def items(results: dict, dump: list[dict]) -> list[dict]:
             if not right:
                 continue
         out.append({"turn": t, "request": r["request"], "right": right, "run": _pick(json.loads(c["answer"]), {}),
-                    "objective": str(_state(graphs, t["graph"], t["from"]).get("objective") or "")})
+                    "objective": str(_state(graphs, t["graph"], t["from"]).get("objective") or ""),
+                    "state": _state(graphs, t["graph"], t["from"])})
     return out
 
 
@@ -219,6 +220,56 @@ OTHER_ELSE = ("The user has done none of these: they ask about something else, h
               "else.")
 
 
+# the alternative without "refuse": a closing "No, that's it." read as a refusal (session 15)
+OTHER_NO_REFUSE = "The user has done none of these: they ask a question, hesitate, or say something else."
+# a question's alternative, relative to the exit shown (session 15): "What do you need to know?" took "has said which
+# device it is"; a question that is the exit ("asks about the menu") should still take it
+OTHER_QUESTION = "The user asks about something else."
+
+
+def said_of(req: dict) -> str:
+    content = req["messages"][-1]["content"]
+    head = "## What the user just said\n"
+    return content.split(head, 1)[1].split("\n", 1)[0].strip() if head in content else ""
+
+
+def is_question(said: str) -> bool:
+    return said.rstrip().endswith(("?", "\uff1f", "\u061f"))
+
+
+def _question_other(req: dict) -> dict[str, str]:
+    return _replace(req, {OTHER: OTHER_QUESTION}) if is_question(said_of(req)) else {}
+
+
+def _close_two(margin: float):  # noqa: ANN202
+    """The second-closest exit offered too when MiniLM puts it within ``margin`` of the closest (the embedder cannot
+    tell them apart: "No, that's it." at 0.14 / 0.13 between "has another problem" and "needs nothing else")."""
+    import asyncio
+
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+    from tertulia.engine.closeness import closest_first, similarities
+
+    embedder = load_local_embedder()
+
+    def variant(req: dict, state: dict) -> dict[str, str]:
+        message, schema, enum = _parts(req)
+        exits = [str(e.get("description", "")) for e in state.get("exit_conditions") or []]
+        shown = [e for e in enum if e not in STAYS]
+        if len(exits) < 2 or len(shown) != 1:
+            return {}
+        sims = asyncio.run(similarities(embedder, said_of(req), exits))
+        if sims is None:
+            return {}
+        order = closest_first(sims)
+        if exits[order[0]] != shown[0] or sims[order[0]] - sims[order[1]] > margin:
+            return {}
+        second = exits[order[1]]
+        message["content"] = message["content"].replace(f"- {shown[0]}\n", f"- {shown[0]}\n- {second}\n", 1)
+        schema["properties"][DID_KEY]["enum"] = [*enum, second]
+        return {}
+    return variant
+
+
 def _both(*variants):  # noqa: ANN202
     def variant(req: dict) -> dict[str, str]:
         back: dict[str, str] = {}
@@ -260,7 +311,11 @@ VARIANTS = {
     "subject-asks-narrow": _stays("{who} only asks a question, hesitates or refuses.", True),
     "greeting-subject": _stays(None, True),
     "said-first": _said_first,
+    "no-refuse": _stays(OTHER_NO_REFUSE, False),
+    "question-other": _question_other,
+    "no-refuse-question": _both(_stays(OTHER_NO_REFUSE, False), _question_other),
 }
+WITH_STATE = {"close-two": 0.03, "close-two-05": 0.05}
 WITH_OBJECTIVE = {"objective": _objective("replace"), "objective-too": _objective("add"),
                   "objective-only": _objective("only")}
 
@@ -387,6 +442,9 @@ def ask(llm: str, req: dict) -> tuple[dict, float, int]:
 VERIFY_FORMS = {
     "verify": ("Is this statement true of what the user just said?", "yes", "no"),
     "verify-literal": ("Did the user's latest message, by itself, clearly say this?", "yes", "no"),
+    # session 15: the latest message alone, without the conversation (a question about the step's own subject,
+    # "What do you need to know?", read "yes" against "has said which device it is" with the conversation shown)
+    "verify-alone": ("Is this statement true of what the user just said?", "yes", "no"),
 }
 
 
@@ -395,7 +453,9 @@ def verification(req: dict, statement: str, form: str) -> dict:
     conversation and the latest message from its dumped pick, then the statement."""
     question, yes, no = VERIFY_FORMS[form]
     content = req["messages"][-1]["content"]
-    keep = [part for part in content.split("\n## ") if part.startswith(("Conversation so far", "What the user just said"))]
+    sections = ("What the user just said",) if form == "verify-alone" else ("Conversation so far",
+                                                                            "What the user just said")
+    keep = [part for part in content.split("\n## ") if part.startswith(sections)]
     body = ["You are checking one statement about a conversation. Do not write a reply to the user.",
             *("## " + part.strip() for part in keep), "## Statement", statement, "",
             f'{question} Answer in JSON: "answer": "{yes}" or "{no}".']
@@ -407,13 +467,13 @@ def verification(req: dict, statement: str, form: str) -> dict:
     return out
 
 
-def probe_verify(results: dict, dump: list[dict], form: str, llm: str) -> int:
+def probe_verify(results: dict, dump: list[dict], form: str, llm: str, graphs: list[str] | None = None) -> int:
     """Every first decision whose run picked an exit, checked by ``verification``: right exits should be kept
     (yes), wrong ones dropped (no)."""
     kept = dropped = right_exits = wrong_exits = 0
     margins: list[tuple[float, bool]] = []
     for it in items(results, dump):
-        if it["run"] is None:
+        if it["run"] is None or (graphs and it["turn"]["graph"] not in graphs):
             continue
         req = verification(it["request"], it["run"], form)
         req |= {"logprobs": True, "top_logprobs": 5}
@@ -453,13 +513,13 @@ def _checks(cache: Path):  # noqa: ANN202
     """A function telling whether the exit check, as the run asked it (``check_screen.read_cache``), keeps an exit
     picked on a dumped request (None when the cache holds no check for it)."""
     from evals.check_screen import part_checks, read_cache
-    from tertulia.engine.exit_check import vetoed
+    from tertulia.engine.exit_check import veto_line, vetoed
 
     _, checks = read_cache(cache)
 
     def keeps(req: dict, exit_text: str) -> bool | None:
         parts = part_checks(checks, req["messages"][-1]["content"], exit_text)
-        return None if None in parts else not vetoed(parts)
+        return None if None in parts else not vetoed(parts, veto_line(said_of(req), exit_text))
     return keeps
 
 
@@ -467,7 +527,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
     parser.add_argument("dump", help="the run's --dump file")
-    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *DECISION_VARIANTS, *VERIFY_FORMS]))
+    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *WITH_STATE, *DECISION_VARIANTS,
+                                                    *VERIFY_FORMS]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     parser.add_argument("--changed", action="store_true",
                         help="only the decisions whose request the variant changes (the rest repeat the run's answer)")
@@ -478,16 +539,17 @@ def main() -> int:
     results = json.loads(Path(args.results).read_text())
     dump = [json.loads(line) for line in Path(args.dump).read_text().splitlines() if line.strip()]
     if args.variant in VERIFY_FORMS:
-        return probe_verify(results, dump, args.variant, args.llm)
+        return probe_verify(results, dump, args.variant, args.llm, [g for g in args.graphs.split(",") if g])
     if args.variant in DECISION_VARIANTS:
         return probe_decisions(results, dump, args.variant, args.llm)
     todo = [it for it in items(results, dump) if not args.graphs or it["turn"]["graph"] in args.graphs.split(",")]
     held_of = _checks(args.cache) if args.cache else None
+    with_state = _close_two(WITH_STATE[args.variant]) if args.variant in WITH_STATE else None
     right = run_right = asked = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))
         back = (WITH_OBJECTIVE[args.variant](req, it["objective"]) if args.variant in WITH_OBJECTIVE
-                else VARIANTS[args.variant](req))
+                else with_state(req, it["state"]) if with_state else VARIANTS[args.variant](req))
         if args.changed and req == it["request"]:
             continue
         answer, seconds, tokens = ask(args.llm, req)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tertulia.engine.exit_check import KEY, NO, SCHEMA, YES, parts_of, vetoed
+from tertulia.engine.exit_check import KEY, NO, QUESTION_YES, SCHEMA, VETO_NO, YES, asks_only, parts_of, veto_line, vetoed
 from tertulia.engine.fakes import ScriptedLLM
 from tertulia.engine.ports import LLMRequest
 from tests.engine.support import action, graph, ports, request, run
@@ -131,3 +131,47 @@ def test_an_unknown_exit_checks_setting_says_what_it_accepts():
 
     with pytest.raises(RuntimeError, match="auto | on | off"):
         exit_checks(SimpleNamespace(exit_checks="maybe", llm_provider="openai", llm_base_url="http://x"))
+
+
+GIVEN_ID = "The employee has given their employee ID."
+WANTS_RESET = "The employee wants a password reset."
+HELPDESK = graph([
+    action("identity", ["Ask for the employee ID.", "Explain where the ID is printed."], [(GIVEN_ID, "reset")]),
+    action("start", ["Ask what the problem is."], [(WANTS_RESET, "identity")]),
+    action("reset", ["Say the link was sent."]),
+], initial="start", terminal="reset")
+
+
+def test_a_question_without_a_figure_only_asks():
+    assert asks_only("Where do I find that?") and asks_only("  Which one do you mean？ ")
+    assert not asks_only("Can you check order 99001?")  # a figure: it may give what the exit asks for
+    assert not asks_only("It's E-20417.") and not asks_only("")
+    assert veto_line("Where do I find that?", GIVEN_ID) == pytest.approx(1 - QUESTION_YES)
+    assert veto_line("Where do I find that?", "The member has chosen a plan.") == pytest.approx(1 - QUESTION_YES)
+    assert veto_line("Is that right?", "The patient confirms the booking.") == pytest.approx(1 - QUESTION_YES)
+    assert veto_line("Can I reset my password?", WANTS_RESET) == VETO_NO  # a question can ask for the exit
+    assert veto_line("It's E-20417.", GIVEN_ID) == VETO_NO
+    assert veto_line("Is my ID E-20417?", GIVEN_ID) == VETO_NO
+    assert veto_line("Where is it?", "The customer wants to track an order but has not given the number.") == VETO_NO
+
+
+@pytest.mark.parametrize(("said", "state", "exit_text", "p_no", "after"), [
+    ("Where do I find that?", "identity", GIVEN_ID, 0.4, "identity"),  # P(yes) 0.6 < 0.75: a question gives nothing
+    ("Where do I find that?", "identity", GIVEN_ID, 0.2, "reset"),  # sure: kept
+    ("It's E-20417, I think.", "identity", GIVEN_ID, 0.4, "reset"),  # an answer: the ordinary line
+    ("Can I get my password reset?", "start", WANTS_RESET, 0.4, "identity"),  # a question that asks for the exit
+])
+async def test_a_question_keeps_a_given_exit_only_when_the_check_is_sure(said, state, exit_text, p_no, after):
+    llm = ScriptedLLM()
+    llm.script_decision("SelectNextAction", lambda req, schema: {
+        "what_the_user_did": exit_text, **({"action": schema["properties"]["action"]["enum"][-1]}
+                                           if "action" in schema["properties"] else {})})
+    llm.script_decision("SelectNextAction", answered(p_no))
+    llm.script_decision("SelectNextAction", lambda req, schema: {
+        "what_the_user_did": schema["properties"]["what_the_user_did"]["enum"][0],
+        **({"action": schema["properties"]["action"]["enum"][0]} if "action" in schema["properties"] else {})})
+    res = await run(request(HELPDESK, said, state=state), ports(llm, reasoning="contrast", exit_checks=True))
+    assert [n for n, _ in llm.schemas].count("check_exit") == 1
+    assert res.insights["current_state_name"] == after
+    if after == state == "identity":  # stayed: the action the pick named
+        assert res.insights["current_state_action"] == "Explain where the ID is printed."

@@ -24,6 +24,13 @@ answer, so both columns count the same decisions. Variants rewrite the ``contras
   <objective>"); ``objective-too``: that stay added after the greeting; ``objective-only``: that stay alone, without
   the alternative and the greeting.
 
+Session 15's screens (none adopted; benchmarks/README.md, "Twelfth pass"):
+
+* ``question-other``: a message that ends with a question mark is offered "The user asks about something else."
+  as its alternative; ``no-refuse``: the alternative without "refuse"; ``no-refuse-question``: both;
+* ``close-two`` / ``close-two-05``: when MiniLM cannot tell the closest exit from the next (similarities within
+  0.03 / 0.05) both are offered (needs the local embedder, the ``embeddings`` extra).
+
 ``--graphs`` keeps the replay to the named graphs (the development ones: a held-out graph is never probed), and
 ``--cache`` (the run's ``evals/replay.py`` cache) applies the exit check's veto, as the run asked it, to the variant's
 picks and the run's alike (session 14's ``no-greeting``: the greeting stay dropped from every pick but a bare
@@ -31,7 +38,9 @@ greeting's, which the engine now does).
 
 ``verify`` / ``verify-literal`` do not rewrite the pick: each first decision whose run picked an exit is checked by
 a yes/no question about that exit alone, with ``logprobs``, and the script prints how many right exits the check
-keeps and wrong ones it drops at several margins (the screen behind ``engine/exit_check.py``).
+keeps and wrong ones it drops at several margins (the screen behind ``engine/exit_check.py``); ``verify-alone``
+asks it without the conversation, only "What the user just said". Both apply the engine's ``veto_line``, so a
+question without a figure needs a sure "yes" to keep a "has given / said / chosen" exit.
 """
 
 from __future__ import annotations

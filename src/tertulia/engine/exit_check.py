@@ -50,6 +50,7 @@ SCHEMA = {"type": "object", "properties": {KEY: {"type": "string", "enum": [YES,
 
 _BOTH = re.compile(r"^(?P<subject>.+?) both (?P<first>.+?) and (?P<second>.+?)(?P<end>[.!]?)$")
 SAID, CONVERSATION = "what the user just said", "the conversation so far"
+CHECK_HEAD = "You are checking one statement about a conversation. Do not write a reply to the user."
 
 
 _GIVES = re.compile(r"\b(?:has|have) (?:given|said|chosen|named|provided|told|picked|shared|stated|mentioned)\b"
@@ -99,7 +100,7 @@ def vetoed(probabilities: list[float | None], line: float = VETO_NO) -> bool:
 async def exit_holds(ctx: TurnContext, said: str, statement: str) -> bool:
     """False when the model is confident the picked exit ``statement`` is not true of what the user just said (of
     the conversation so far, part by part, for a conjunction)."""
-    head = ["You are checking one statement about a conversation. Do not write a reply to the user."]
+    head = [CHECK_HEAD]
     parts = parts_of(statement)
     about = SAID if len(parts) == 1 else CONVERSATION
 

@@ -31,6 +31,9 @@ Session 15's screens (none adopted; benchmarks/README.md, "Twelfth pass"):
 * ``close-two`` / ``close-two-05``: when MiniLM cannot tell the closest exit from the next (similarities within
   0.03 / 0.05) both are offered (needs the local embedder, the ``embeddings`` extra).
 
+Session 16's: ``exit-first`` (the alternative listed after the exit: the pick followed the listing on the closing
+states, which led to ``evals/order_screen.py``), ``other-short`` and ``exit-first-no-refuse``.
+
 ``--graphs`` keeps the replay to the named graphs (the development ones: a held-out graph is never probed), and
 ``--cache`` (the run's ``evals/replay.py`` cache) applies the exit check's veto, as the run asked it, to the variant's
 picks and the run's alike (session 14's ``no-greeting``: the greeting stay dropped from every pick but a bare
@@ -304,8 +307,31 @@ def _action_first(req: dict) -> dict[str, str]:
     return {}
 
 
+# session 16: a closing "No, that's everything, cheers." picked the alternative over "The visitor needs nothing more."
+OTHER_SHORT = "Something else: a question, a hesitation, or another topic."
+
+
+def _exit_first(req: dict) -> dict[str, str]:
+    """The alternative listed after the exit (in the prompt and the schema): is the stay a magnet by position?"""
+    message, schema, enum = _parts(req)
+    stays = [e for e in enum if e in STAYS]
+    exits = [e for e in enum if e not in STAYS]
+    if not exits:
+        return {}
+    content = message["content"]
+    for e in stays:
+        content = content.replace(f"- {e}\n", "", 1)
+    last = exits[-1]
+    message["content"] = content.replace(f"- {last}\n", f"- {last}\n" + "".join(f"- {e}\n" for e in stays), 1)
+    schema["properties"][DID_KEY]["enum"] = [*exits, *stays]
+    return {}
+
+
 VARIANTS = {
     "same": lambda req: {},
+    "exit-first": _exit_first,
+    "other-short": _stays(OTHER_SHORT, False),
+    "exit-first-no-refuse": _both(_exit_first, _stays(OTHER_NO_REFUSE, False)),
     "action-first": _action_first,
     "no-greeting": _drop_greeting,
     "other-detail": _stays(OTHER_DETAIL, False),

@@ -60,8 +60,8 @@ def part_checks(checks: dict[tuple[str, str, str], float | None], content: str, 
 
 
 def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float | None]]:
-    """The contrast picks (state, said, prompt, choices, answer) and the checks' P(yes) by (conversation, said,
-    statement)."""
+    """The contrast picks (state, said, prompt, choices, answer, the request itself) and the checks' P(yes) by
+    (conversation, said, statement)."""
     picks, checks = [], {}
     for line in filter(None, path.read_text().splitlines()):
         entry = json.loads(line)
@@ -80,7 +80,7 @@ def read_cache(path: Path) -> tuple[list[dict], dict[tuple[str, str, str], float
             answer = json.loads(entry["answer"]) if isinstance(entry["answer"], str) else entry["answer"]
             state = re.search(r"## Current state: (\S+)", content)
             picks.append({"state": state[1] if state else "", "said": said, "content": content,
-                          "choices": choices, "answer": str(answer.get(DID_KEY) or "")})
+                          "choices": choices, "answer": str(answer.get(DID_KEY) or ""), "request": request})
     return picks, checks
 
 

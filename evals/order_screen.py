@@ -20,6 +20,7 @@ run and the screen get right. Only the graphs named are read: never a held-out g
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import json
 import sys
@@ -27,15 +28,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "src")]
 
 from evals.check_screen import part_checks, read_cache, said_and_talk  # noqa: E402
+from evals.probe import _state  # noqa: E402
+from evals.run import load_graphs  # noqa: E402
 from tertulia.engine.adapters.openai_compat import token_logprobs  # noqa: E402
 from tertulia.engine.contrast import DID_KEY  # noqa: E402
-from tertulia.engine.debias import TOP_LOGPROBS, option_logprobs  # noqa: E402
+from tertulia.engine.debias import TOP_LOGPROBS, option_logprobs, pick_in_both_orders  # noqa: E402
 from tertulia.engine.exit_check import (  # noqa: E402
     CHECK_HEAD, CONVERSATION, KEY, NO, SAID, SCHEMA, YES, check_tail, p_yes, parts_of, veto_line, vetoed,
 )
@@ -63,20 +64,24 @@ def reordered(request: dict[str, Any], listing: list[str]) -> dict[str, Any]:
 
 
 def both_orders(llm: str, request: dict[str, Any], choices: list[str]) -> tuple[str, list[float] | None]:
-    """The choice with the larger summed log-probability over the two listings (None scores: the first answer)."""
-    totals = dict.fromkeys(choices, 0.0)
-    first = ""
-    for listing in (choices, choices[::-1]):
-        response = _post(llm, reordered(request, listing))
-        choice = response["choices"][0]
+    """The choice the engine's ``debias.pick_in_both_orders`` takes over the two listings, and each choice's summed
+    log-probability (None when an answer had none: then the first order's pick stands, as in the engine)."""
+    totals = dict.fromkeys(range(len(choices)), 0.0)
+    known = True
+
+    async def ask(listing: list[int]) -> tuple[int | None, list[float] | None]:
+        nonlocal known
+        listed = [choices[j] for j in listing]
+        choice = _post(llm, reordered(request, listed))["choices"][0]
         answer = json.loads(choice["message"]["content"]).get(DID_KEY, "")
-        first = first or answer
-        scores = option_logprobs(token_logprobs(choice.get("logprobs")), DID_KEY, listing)
-        if scores is None:
-            return first, None
-        for c, s in zip(listing, scores, strict=True):
-            totals[c] += s
-    return max(choices, key=lambda c: (totals[c], c == first)), [totals[c] for c in choices]
+        scores = option_logprobs(token_logprobs(choice.get("logprobs")), DID_KEY, listed)
+        known = known and scores is not None
+        for j, score in zip(listing, scores or [], strict=False):
+            totals[j] += score
+        return (choices.index(answer) if answer in choices else None), scores
+
+    picked = asyncio.run(pick_in_both_orders(ask, list(range(len(choices)))))
+    return ("" if picked is None else choices[picked]), ([totals[j] for j in totals] if known else None)
 
 
 def check(llm: str, template: dict[str, Any], content: str, statement: str) -> list[float | None]:
@@ -97,15 +102,6 @@ def check(llm: str, template: dict[str, Any], content: str, statement: str) -> l
     return out
 
 
-def _requests(path: Path) -> dict[str, dict[str, Any]]:
-    """Each cached pick's request by its prompt's last message (``read_cache`` keeps the prompt, not the request)."""
-    out = {}
-    for line in filter(None, path.read_text().splitlines()):
-        request = json.loads(line)["request"]
-        out.setdefault(request["messages"][-1]["content"], request)
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
@@ -117,7 +113,7 @@ def main() -> int:
     turns = [t for t in json.loads(args.results.read_text())["turns"]
              if t["graph"] in graphs and t["from_expected_state"] and t["kind"] in ("exit", "stay")]
     picks, checks = read_cache(args.cache)
-    requests = _requests(args.cache)
+    graphs = load_graphs()
     run_right = screen_right = 0
     rows = 0
     for t in turns:
@@ -126,7 +122,7 @@ def main() -> int:
             continue
         p = found[0]
         offered = p["choices"][-1]
-        request = requests[p["content"]]
+        request = p["request"]
         right_exit = t["expect"] != t["from"]
         line = veto_line(t["say"], offered)
         known = part_checks(checks, p["content"], offered)
@@ -136,7 +132,7 @@ def main() -> int:
         if screen_exit:
             parts = known if all(k is not None for k in known) else check(args.llm, request, p["content"], offered)
             screen_exit = not vetoed(parts, line)
-        lands = target(t["graph"], t["from"], offered) == t["expect"]
+        lands = target(graphs, t["graph"], t["from"], offered) == t["expect"]
         rows += 1
         run_ok = lands if run_exit else not right_exit
         screen_ok = lands if screen_exit else not right_exit
@@ -151,14 +147,11 @@ def main() -> int:
     return 0
 
 
-def target(graph: str, state: str, exit_text: str) -> Any:
-    """The next state of ``state``'s exit written ``exit_text`` in ``evals/graphs/<graph>.yaml``."""
-    doc = yaml.safe_load((HERE / "graphs" / f"{graph}.yaml").read_text())
-    for s in doc["graph"]["states"]:
-        if s["name"] == state:
-            for e in s.get("exit_conditions") or []:
-                if e.get("description") == exit_text:
-                    return e.get("next_state")
+def target(graphs: dict[str, dict], graph: str, state: str, exit_text: str) -> Any:
+    """The next state of ``state``'s exit written ``exit_text`` (``graphs``: ``evals/run.load_graphs()``)."""
+    for e in _state(graphs, graph, state).get("exit_conditions") or []:
+        if e.get("description") == exit_text:
+            return e.get("next_state")
     return None
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from evals import order_screen
+from evals.run import load_graphs
 from tertulia.engine.closeness import Ranking
 from tertulia.engine.contract import TranscriptMessage
 from tertulia.engine.contrast import DID_KEY, OTHER, contrast_tail
@@ -89,5 +90,6 @@ def test_the_check_is_asked_as_the_engine_asks_it(monkeypatch: pytest.MonkeyPatc
 
 
 def test_target_reads_the_exit_next_state_from_the_graph() -> None:
-    assert order_screen.target("heldout_gym", "wrap_up", EXIT) == "goodbye"
-    assert order_screen.target("heldout_gym", "wrap_up", "not an exit") is None
+    graphs = load_graphs()
+    assert order_screen.target(graphs, "heldout_gym", "wrap_up", EXIT) == "goodbye"
+    assert order_screen.target(graphs, "heldout_gym", "wrap_up", "not an exit") is None

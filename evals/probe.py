@@ -34,6 +34,12 @@ Session 15's screens (none adopted; benchmarks/README.md, "Twelfth pass"):
 Session 16's: ``exit-first`` (the alternative listed after the exit: the pick followed the listing on the closing
 states, which led to ``evals/order_screen.py``), ``other-short`` and ``exit-first-no-refuse``.
 
+Session 17's (neither adopted): ``agent-said`` (the agent's last message framed as "## What the agent just said"
+right before the user's; clearly worse, the model stays far more) and ``close-apart`` / ``close-apart-05`` /
+``close-apart-10`` (when MiniLM puts the closest exit and the next within 0.03 / 0.05 / 0.10, a second pick offers
+the next one instead; each exit picked keeps only if its exit check holds, of two kept the closer; decisions without
+a runner-up are not counted; needs the ``embeddings`` extra).
+
 ``--graphs`` keeps the replay to the named graphs (the development ones: a held-out graph is never probed), and
 ``--cache`` (the run's ``evals/replay.py`` cache) applies the exit check's veto, as the run asked it, to the variant's
 picks and the run's alike (session 14's ``no-greeting``: the greeting stay dropped from every pick but a bare
@@ -282,6 +288,56 @@ def _close_two(margin: float):  # noqa: ANN202
     return variant
 
 
+def agent_said_of(req: dict) -> str:
+    """The agent's last message in a dumped pick's conversation ("" when the agent has not spoken yet)."""
+    content = req["messages"][-1]["content"]
+    talk = content.split("## Conversation so far\n", 1)[-1].split("\n\n## What the user just said", 1)[0]
+    said = [line.removeprefix("Agent: ") for line in talk.splitlines() if line.startswith("Agent: ")]
+    return said[-1].strip() if said else ""
+
+
+def _agent_said(req: dict) -> dict[str, str]:
+    """The agent's last message framed on its own right before the user's ("## What the agent just said"): an answer
+    ("No, that's it.", "Around 8pm would be great.") is read against the question it answers."""
+    message = req["messages"][-1]
+    agent = agent_said_of(req)
+    head = "## What the user just said\n"
+    if agent and head in message["content"]:
+        message["content"] = message["content"].replace(head, f"## What the agent just said\n{agent}\n\n{head}", 1)
+    return {}
+
+
+def _runner_up(margin: float):  # noqa: ANN202
+    """A second pick, offering the next-closest exit instead of the closest, when MiniLM puts the two within
+    ``margin`` (``close-apart``: each exit judged against the alternative on its own, not both in one list)."""
+    import asyncio
+
+    from tertulia.engine.adapters.local_embeddings import load_local_embedder
+    from tertulia.engine.closeness import closest_first, similarities
+
+    embedder = load_local_embedder()
+
+    def second_request(req: dict, state: dict) -> dict | None:
+        _, _, enum = _parts(req)
+        exits = [str(e.get("description", "")) for e in state.get("exit_conditions") or []]
+        shown = [e for e in enum if e not in STAYS]
+        if len(exits) < 2 or len(shown) != 1:
+            return None
+        sims = asyncio.run(similarities(embedder, said_of(req), exits))
+        if sims is None:
+            return None
+        order = closest_first(sims)
+        if exits[order[0]] != shown[0] or sims[order[0]] - sims[order[1]] > margin:
+            return None
+        other = json.loads(json.dumps(req))
+        message, schema, _ = _parts(other)
+        second = exits[order[1]]
+        message["content"] = message["content"].replace(f"- {shown[0]}\n", f"- {second}\n", 1)
+        schema["properties"][DID_KEY]["enum"] = [second if e == shown[0] else e for e in enum]
+        return other
+    return second_request
+
+
 def _both(*variants):  # noqa: ANN202
     def variant(req: dict) -> dict[str, str]:
         back: dict[str, str] = {}
@@ -329,6 +385,7 @@ def _exit_first(req: dict) -> dict[str, str]:
 
 VARIANTS = {
     "same": lambda req: {},
+    "agent-said": _agent_said,
     "exit-first": _exit_first,
     "other-short": _stays(OTHER_SHORT, False),
     "exit-first-no-refuse": _both(_exit_first, _stays(OTHER_NO_REFUSE, False)),
@@ -351,6 +408,7 @@ VARIANTS = {
     "no-refuse-question": _both(_stays(OTHER_NO_REFUSE, False), _question_other),
 }
 WITH_STATE = {"close-two": 0.03, "close-two-05": 0.05}
+APART = {"close-apart": 0.03, "close-apart-05": 0.05, "close-apart-10": 0.10}
 WITH_OBJECTIVE = {"objective": _objective("replace"), "objective-too": _objective("add"),
                   "objective-only": _objective("only")}
 
@@ -558,12 +616,32 @@ def _checks(cache: Path):  # noqa: ANN202
     return keeps
 
 
+def _apart_pick(llm: str, it: dict, second: dict | None, held_of) -> tuple:  # noqa: ANN001
+    """``close-apart``: the run's pick, and when there is a runner-up, its own pick too; each exit picked keeps only
+    if its check holds (asked live when the run's cache has no check for it); of two kept, the closest.
+    ``(False, 0, 0)`` when nothing changes (no runner-up): the decision is the run's and is not counted."""
+    if second is None:
+        return False, 0.0, 0
+    answer, seconds, tokens = ask(llm, second)
+    picks = [p for p in (it["run"], _pick(answer, {})) if p is not None]
+    for p in picks:
+        keeps = held_of(it["request"], p) if held_of else None
+        if keeps is None:
+            from evals.order_screen import check
+            from tertulia.engine.exit_check import veto_line, vetoed
+            content = it["request"]["messages"][-1]["content"]
+            keeps = not vetoed(check(llm, it["request"], content, p), veto_line(said_of(it["request"]), p))
+        if keeps:
+            return p, seconds, tokens
+    return None, seconds, tokens
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="evals/results/<label>.json of the run that wrote the dump")
     parser.add_argument("dump", help="the run's --dump file")
-    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *WITH_STATE, *DECISION_VARIANTS,
-                                                    *VERIFY_FORMS]))
+    parser.add_argument("variant", choices=sorted([*VARIANTS, *WITH_OBJECTIVE, *WITH_STATE, *APART,
+                                                    *DECISION_VARIANTS, *VERIFY_FORMS]))
     parser.add_argument("--llm", default="http://127.0.0.1:18601/v1")
     parser.add_argument("--changed", action="store_true",
                         help="only the decisions whose request the variant changes (the rest repeat the run's answer)")
@@ -580,15 +658,21 @@ def main() -> int:
     todo = [it for it in items(results, dump) if not args.graphs or it["turn"]["graph"] in args.graphs.split(",")]
     held_of = _checks(args.cache) if args.cache else None
     with_state = _close_two(WITH_STATE[args.variant]) if args.variant in WITH_STATE else None
+    apart = _runner_up(APART[args.variant]) if args.variant in APART else None
     right = run_right = asked = 0
     for it in todo:
         req = json.loads(json.dumps(it["request"]))
-        back = (WITH_OBJECTIVE[args.variant](req, it["objective"]) if args.variant in WITH_OBJECTIVE
-                else with_state(req, it["state"]) if with_state else VARIANTS[args.variant](req))
-        if args.changed and req == it["request"]:
-            continue
-        answer, seconds, tokens = ask(args.llm, req)
-        pick = _pick(answer, back)
+        if apart:
+            pick, seconds, tokens = _apart_pick(args.llm, it, apart(req, it["state"]), held_of)
+            if pick is False:
+                continue
+        else:
+            back = (WITH_OBJECTIVE[args.variant](req, it["objective"]) if args.variant in WITH_OBJECTIVE
+                    else with_state(req, it["state"]) if with_state else VARIANTS[args.variant](req))
+            if args.changed and req == it["request"]:
+                continue
+            answer, seconds, tokens = ask(args.llm, req)
+            pick = _pick(answer, back)
         if held_of is not None:  # the exit check's veto on both the variant's pick and the run's
             pick, it["run"] = (None if p is not None and held_of(it["request"], p) is False else p
                                for p in (pick, it["run"]))

@@ -5,9 +5,11 @@ Navigation with a small model uses it twice (measured in ``benchmarks/README.md`
 * **order**: exit conditions are listed closest first. On the labelled set the packaged MiniLM puts the right exit
   first for 56 of the 60 turns that leave their state, while a 1.5B model picks by position far more than by meaning;
   listing the likely exit first lets the model confirm it or overrule it.
-* **second transition**: a state entered earlier in the same turn is left again only by its exit closest to the
-  user's message, and only when that exit is closer to the message than the exit that brought the turn there (the
-  message has to be about the new exit, not the old one).
+* **second transition**: a state entered earlier in the same turn is left again only by an exit that some part of
+  the user's message (the whole of it, or one of its clauses) is closest to, and clearly closer to than to the exit
+  that brought the turn there: the message has to be about the new exit, not the old one. A message that does two
+  things ("I want a membership. Priya Nair, priya@nair.org.") usually does them in different clauses, and the whole
+  message's vector averages them, so each clause is judged on its own too (``segments``).
 
 Option vectors are cached per embedder (graph texts repeat on every turn); a failing embedder yields ``None`` and the
 caller falls back to its seeded order.
@@ -16,6 +18,7 @@ caller falls back to its seeded order.
 from __future__ import annotations
 
 import hashlib
+import re
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -23,10 +26,14 @@ from typing import Any
 import numpy as np
 
 # A second exit in one turn needs to lead the exit that led into its state by SECOND_HOP_MARGIN and to reach
-# SECOND_HOP_FLOOR itself (MiniLM cosines on the labelled set: the two legitimate second transitions lead by 0.23 and
-# 0.40 at 0.32 and 0.53; spurious ones led by 0.11 or less, or sat near 0.1 on a bare "Hello"). Set on that set.
+# SECOND_HOP_FLOOR itself, in the whole message or in one of its clauses (MiniLM cosines on the labelled set: the two
+# legitimate second transitions lead by 0.23 and 0.40 at 0.32 and 0.53; spurious ones led by 0.11 or less, or sat
+# near 0.1 on a bare "Hello"). Set on that set; the clauses were added in session 18 (benchmarks/README.md).
 SECOND_HOP_MARGIN = 0.15
 SECOND_HOP_FLOOR = 0.30
+# a clause ends after . ! ? , ; or their CJK forms followed by space (or directly, for the CJK forms)
+_CLAUSE_END = re.compile(r"(?<=[.!?,;])\s+|(?<=[。！？，；])\s*")
+MAX_SEGMENTS = 8  # a long message is judged on its first clauses (bounded embedding work)
 
 class VectorCache:
     """Vectors remembered per embedder instance (weakly keyed: a replaced embedder takes its vectors with it), each a
@@ -62,8 +69,18 @@ async def similarities(embedder: Any, said: str, texts: list[str]) -> list[float
     its vector."""
     if not said.strip() or not texts or embedder is None:
         return None
+    cache = await _vectors(embedder, [said, *texts])
+    if cache is None:
+        return None
+    query = cache[said]
+    return [float(cache[t] @ query) for t in texts]
+
+
+async def _vectors(embedder: Any, texts: list[str]) -> OrderedDict[Any, np.ndarray] | None:
+    """The embedder's cache with every one of ``texts`` in it (the missing ones embedded in one call); None when the
+    embedder fails."""
     cache = _TEXTS.of(embedder)
-    missing = list(dict.fromkeys(t for t in (said, *texts) if t not in cache))
+    missing = list(dict.fromkeys(t for t in texts if t not in cache))
     if missing:
         try:
             vectors = np.asarray(await embedder.embed(missing), dtype=np.float32)
@@ -71,8 +88,7 @@ async def similarities(embedder: Any, said: str, texts: list[str]) -> list[float
             return None
         for text, v in zip(missing, normalise_rows(vectors), strict=True):
             _TEXTS.put(cache, text, v)
-    query = cache[said]
-    return [float(cache[t] @ query) for t in texts]
+    return cache
 
 
 def closest_first(sims: list[float]) -> list[int]:
@@ -85,19 +101,36 @@ def exit_order(exits: list[dict[str, Any]], seed: str) -> list[int]:
     return sorted(range(len(exits)), key=lambda j: hashlib.sha256(f"{seed}|{j}".encode()).digest())
 
 
-class Ranking:
-    """The exits of an action state as this turn sees them: listing order and closeness to the user's message."""
+def segments(said: str) -> list[str]:
+    """The message's clauses (split after . ! ? , ;), when it has more than one; at most ``MAX_SEGMENTS``."""
+    parts = [p.strip() for p in _CLAUSE_END.split(said.strip()) if any(ch.isalnum() for ch in p)]
+    return parts[:MAX_SEGMENTS] if len(parts) > 1 else []
 
-    def __init__(self, order: list[int], sims: list[float] | None, entered: float | None) -> None:
+
+def hop_leader(sims: list[float], entered: float) -> int | None:
+    """The exit a part of the message is about, if it is clearly about that exit and not the one that led here."""
+    j = closest_first(sims)[0]
+    return j if sims[j] - entered >= SECOND_HOP_MARGIN and sims[j] >= SECOND_HOP_FLOOR else None
+
+
+class Ranking:
+    """The exits of an action state as this turn sees them: listing order and closeness to the user's message.
+    ``hops``: for a state entered this turn, the exits a second transition may take (``allows``); by default those
+    the whole message leads to (``ranking_for`` adds its clauses')."""
+
+    def __init__(self, order: list[int], sims: list[float] | None, entered: float | None,
+                 hops: set[int] | None = None) -> None:
         self.order, self.sims, self.entered = order, sims, entered
+        if hops is None and sims is not None and entered is not None:
+            hops = {j for j in [hop_leader(sims, entered)] if j is not None}
+        self.hops = hops
 
     def allows(self, j: int) -> bool:
-        """The second-transition check: a state entered this turn is left again only by its exit closest to the
-        user's message, and only when that exit is clearly closer to the message than the exit that led here."""
-        if self.sims is None or self.entered is None:
+        """The second-transition check: a state entered this turn is left again only by an exit that the user's
+        message, or one of its clauses, is closest to and clearly closer to than to the exit that led here."""
+        if self.sims is None or self.entered is None or self.hops is None:
             return True
-        lead = self.sims[j] - self.entered
-        return j == self.order[0] and lead >= SECOND_HOP_MARGIN and self.sims[j] >= SECOND_HOP_FLOOR
+        return j in self.hops
 
     def best(self, met: list[int]) -> int:
         return met[0] if self.sims is None else max(met, key=lambda j: (self.sims[j], -j))
@@ -109,4 +142,15 @@ async def ranking_for(embedder: Any, state_name: str, said: str, exit_texts: lis
     if sims is None:
         return Ranking(exit_order([{}] * len(exit_texts), f"{state_name}|{said}"), None, None)
     own = sims[: len(exit_texts)]
-    return Ranking(closest_first(own), own, sims[-1] if entered_by else None)
+    if not entered_by:
+        return Ranking(closest_first(own), own, None)
+    ranking = Ranking(closest_first(own), own, sims[-1])
+    clauses = segments(said)
+    if clauses:
+        await _vectors(embedder, clauses)  # one call for all of them
+    for clause in clauses:  # a second transition may be what one clause of the message is about
+        part = await similarities(embedder, clause, [*exit_texts, entered_by])
+        leader = hop_leader(part[:-1], part[-1]) if part is not None else None
+        if leader is not None and ranking.hops is not None:
+            ranking.hops.add(leader)
+    return ranking

@@ -175,6 +175,9 @@ def main() -> int:
     parser.add_argument("--src", default=str(ROOT / "src"),
                         help="the tertulia source tree the server runs (e.g. an export of an older commit: 'before')")
     parser.add_argument("--conversations", type=int, default=0, help="only the first N conversations of each graph")
+    parser.add_argument("--conversation", default="",
+                        help="comma-separated graph/conversation ids: only those conversations of their graphs "
+                             "(re-playing the conversations a change can reach; the rest of the run is unchanged)")
     parser.add_argument("--cases", type=int, default=0, help="only the first N behavior cases")
     parser.add_argument("--dump", default="", help="append every decision request and its answer to this JSON-lines file")
     parser.add_argument("--stride", type=int, default=1, help="only every k-th behavior case (a spread-out sample)")
@@ -184,6 +187,11 @@ def main() -> int:
     if args.conversations:
         for g in graphs.values():
             g["conversations"] = g["conversations"][: args.conversations]
+    if args.conversation:
+        keep = {tuple(x.split("/", 1)) for x in args.conversation.split(",") if "/" in x}
+        for name, g in graphs.items():
+            if any(k[0] == name for k in keep):
+                g["conversations"] = [c for c in g["conversations"] if (name, c["id"]) in keep]
     wanted = set(filter(None, args.only.split(","))) or set(graphs) | {"behaviors"}
     behaviors = yaml.safe_load((HERE / "behaviors.yaml").read_text()) if "behaviors" in wanted else None
     if behaviors is not None:

@@ -21,6 +21,7 @@ import hashlib
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -137,20 +138,24 @@ class Ranking:
 
 
 async def ranking_for(embedder: Any, state_name: str, said: str, exit_texts: list[str],
-                      entered_by: str | None) -> Ranking:
-    sims = await similarities(embedder, said, [*exit_texts, *([entered_by] if entered_by else [])])
+                      taken: Sequence[str] = ()) -> Ranking:
+    """``taken``: the exits already taken this turn (empty for the turn's first decision). A part of the message that
+    leads to an exit of this state has to be clearly closer to it than to every one of them: the clause that took the
+    first exit ("I want a membership.") cannot take a third."""
+    n = len(exit_texts)
+    sims = await similarities(embedder, said, [*exit_texts, *taken])
     if sims is None:
-        return Ranking(exit_order([{}] * len(exit_texts), f"{state_name}|{said}"), None, None)
-    own = sims[: len(exit_texts)]
-    if not entered_by:
+        return Ranking(exit_order([{}] * n, f"{state_name}|{said}"), None, None)
+    own = sims[:n]
+    if not taken:
         return Ranking(closest_first(own), own, None)
-    ranking = Ranking(closest_first(own), own, sims[-1])
+    ranking = Ranking(closest_first(own), own, max(sims[n:]))
     clauses = segments(said)
     if clauses:
         await _vectors(embedder, clauses)  # one call for all of them
     for clause in clauses:  # a second transition may be what one clause of the message is about
-        part = await similarities(embedder, clause, [*exit_texts, entered_by])
-        leader = hop_leader(part[:-1], part[-1]) if part is not None else None
+        part = await similarities(embedder, clause, [*exit_texts, *taken])
+        leader = hop_leader(part[:n], max(part[n:])) if part is not None else None
         if leader is not None and ranking.hops is not None:
             ranking.hops.add(leader)
     return ranking

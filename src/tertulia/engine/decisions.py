@@ -209,6 +209,16 @@ def _checked(choice: tuple[str, int], ranking: Ranking, raw: Any, actions: list[
     return choice
 
 
+def exits_taken(transition_logs: list[dict[str, Any]], entered_by: str | None) -> list[str]:
+    """Every exit condition taken so far this turn (from its transition logs), the one that led here last; none
+    for the turn's first decision."""
+    if not entered_by:
+        return []
+    earlier = [str(log["previous_state_exit_condition_description"]) for log in transition_logs
+               if log.get("previous_state_exit_condition_description")]
+    return list(dict.fromkeys([*earlier, entered_by]))
+
+
 @dataclass
 class _Seen:
     """An action state's decision inputs: the user's latest message, the options' texts and the exits' ranking."""
@@ -223,7 +233,8 @@ async def _seen(ctx: TurnContext, state: dict[str, Any], actions: list[str], exi
                 entered_by: str | None) -> _Seen:
     said = latest_input(ctx.request)
     exit_texts = _unique_texts([str(e.get("description", "")) for e in exits])
-    ranking = (await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, entered_by)
+    taken = exits_taken(ctx.transition_logs, entered_by)
+    ranking = (await ranking_for(ctx.ports.embedder, str(state.get("name")), said, exit_texts, taken)
                if exits else Ranking([], None, None))
     return _Seen(said, exit_texts, _unique_texts(actions), ranking)
 
@@ -355,7 +366,7 @@ async def select_decision_exit(ctx: TurnContext, state: dict[str, Any], rounds: 
     said = latest_input(ctx.request)
     texts = _unique_texts([str(e.get("description", "")) for e in exits])
     if ctx.ports.reasoning == "checks" and not rounds:
-        ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, texts, None)
+        ranking = await ranking_for(ctx.ports.embedder, str(state.get("name")), said, texts)
         met, _ = await check_exits(_asker(ctx, "SelectNextActionForDecisionState", head()), _intro(said, None),
                                    texts, ranking, [], decision=True)
         return ranking.best(met) if met else ranking.order[0]  # a decision state always leaves: the closest
